@@ -1,0 +1,209 @@
+"""Command line: a thin Typer layer over vqcodec.api. Errors are one line on stderr, exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="vqcodec: learned compression of images with HR-VQVAE, a bit-exact "
+                       "PixelCNN prior and rANS. Files end in .vqc.")
+out = Console()
+err = Console(stderr=True)
+
+ModelOpt = typer.Option(None, "--model", "-m",
+                        help="Shipped model name (see `vqcodec models`) or a model folder. "
+                             "Default: the shipped default for the input's kind.")
+DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA if present), cpu or cuda.")
+ForceOpt = typer.Option(False, "--force", "-f", help="Overwrite an existing output file.")
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _run(fn):
+    """Call fn, turning every expected failure into one line and a non-zero exit."""
+    from .api import CodecError
+    from .coding import StreamError
+    from .container import ContainerError
+    from .media import MediaError, MediaWarning
+    from .models import ModelError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MediaWarning)
+        try:
+            result = fn()
+        except (CodecError, ContainerError, MediaError, ModelError, StreamError,
+                FileExistsError, FileNotFoundError, IsADirectoryError, ValueError) as e:
+            _fail(str(e) or type(e).__name__)
+        except OSError as e:
+            _fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        finally:
+            for w in caught:
+                if issubclass(w.category, MediaWarning):
+                    err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+    return result
+
+
+def _default_output(src: Path, compressing: bool) -> Path:
+    if compressing:
+        return src.with_name(src.name + ".vqc")
+    name = src.name[:-4] if src.name.endswith(".vqc") else src.name
+    return src.with_name(name if Path(name).suffix else name + ".png")
+
+
+@app.command()
+def compress(
+    input: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, BMP, TIFF)."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                          help="Output .vqc file. Default: INPUT.vqc"),
+    model: str | None = ModelOpt,
+    layers: int | None = typer.Option(None, "--layers", "-l", min=1,
+                                         help="Store only the first K layers: smaller, coarser."),
+    force: bool = ForceOpt,
+    device: str = DeviceOpt,
+) -> None:
+    """Compress an image into a .vqc file."""
+    from . import api
+
+    dst = output or _default_output(input, True)
+    t = time.time()
+    res = _run(lambda: api.compress_file(input, dst, model, layers, force, device))
+    out.print(f"{input} -> {dst}: {res['bytes']} bytes, {res.get('bpp', 0):.3f} bpp, "
+              f"{res['layers_stored']} layers, {time.time() - t:.2f} s", highlight=False)
+
+
+@app.command()
+def decompress(
+    input: Path = typer.Argument(..., help="A .vqc file."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                          help="Output image; its extension picks the format. "
+                                               "Default: INPUT without .vqc (or .png)."),
+    model: str | None = typer.Option(None, "--model", "-m",
+                                        help="Model folder or name; default: the shipped model "
+                                             "the file was made with."),
+    layers: int | None = typer.Option(None, "--layers", "-l", min=1,
+                                         help="Decode only the first K stored layers."),
+    force: bool = ForceOpt,
+    device: str = DeviceOpt,
+) -> None:
+    """Decompress a .vqc file back to an image."""
+    from . import api
+
+    dst = output or _default_output(input, False)
+    t = time.time()
+    res = _run(lambda: api.decompress_file(input, dst, model, layers, force, device))
+    out.print(f"{input} -> {dst}: {res['width']}x{res['height']}, {time.time() - t:.2f} s",
+              highlight=False)
+
+
+@app.command()
+def info(
+    input: Path = typer.Argument(..., help="A .vqc file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a .vqc header: model, size, layers, bytes per layer, bpp."""
+    from . import api
+
+    def go():
+        if not input.is_file():
+            raise FileNotFoundError(2, "no such file", str(input))
+        return api.info(input.read_bytes())
+
+    res = _run(go)
+    if as_json:
+        out.print_json(json.dumps(res))
+        return
+    for k, v in res.items():
+        out.print(f"{k:>24}: {v}", highlight=False)
+
+
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.")) -> None:
+    """List the shipped models."""
+    from .models import list_models
+
+    ms = list_models()
+    if as_json:
+        sys.stdout.write(json.dumps(ms, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    t = Table("name", "modality", "layers", "m", "default", "path")
+    for m in ms:
+        t.add_row(m["name"], m["modality"], str(m["layers"]), str(m["codebook_size"]),
+                  "yes" if m["default"] else "", m["path"])
+    out.print(t)
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", "-d", help="Folder of training images (recursive)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the model, log and checkpoints."),
+    preset: str = typer.Option("small", help="Architecture and schedule: small, or tiny (seconds; "
+                                             "for tests)."),
+    steps: int | None = typer.Option(None, help="Stage 1 steps (autoencoder + quantizer)."),
+    prior_steps: int | None = typer.Option(None, help="Stage 2 steps (the prior)."),
+    batch_size: int | None = typer.Option(None, help="Crops per step."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    name: str | None = typer.Option(None, help="Model name (default: OUT's folder name)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = DeviceOpt,
+) -> None:
+    """Train a codec on your own folder of images; then use it with --model OUT."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .train import train as run_train
+
+    if not data.is_dir():
+        _fail(f"no such folder: {data}")
+    if (out_dir / "config.json").exists() and not resume and not _force_ok(out_dir):
+        _fail(f"{out_dir} already holds a model (use another --out, or --resume)")
+    cols = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}")]
+    with Progress(*cols, console=err, transient=False) as bar:
+        tasks: dict[int, int] = {}
+
+        def progress(stage: int, step: int, total: int, rec: dict) -> None:
+            if stage not in tasks:
+                label = "stage 1: autoencoder" if stage == 1 else "stage 2: prior"
+                tasks[stage] = bar.add_task(label, total=total, info="")
+            if stage == 1:
+                txt = (f"loss {rec['loss']:.4f}  psnr {rec['psnr_mixed']:.2f} dB  "
+                       f"perplexity {'/'.join(str(round(p)) for p in rec['perplexity'])}")
+            else:
+                txt = f"{rec['bits']:.3f} bits/index"
+            bar.update(tasks[stage], completed=step, info=txt)
+
+        folder = _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size,
+                                        device, resume, name, seed, progress,
+                                        echo=lambda s: bar.console.print(s, highlight=False)))
+    out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
+
+
+def _force_ok(folder: Path) -> bool:
+    return False
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+"""The ``.vqc`` file container, format version 1 (byte layout and rules: FORMAT.md).
+
+A file holds, for one image or audio clip, the model identity, the original geometry and one
+rANS stream per stored quantizer layer per segment. Streams are stored layer-major so that
+dropping the last layers keeps a prefix of the payload.
+
+Reading is defensive: every count and length is checked against the file size and ``Limits``
+before anything is allocated, and every failure is a one-line ``ContainerError``.
+Pure stdlib + numpy on purpose: ``vqcodec info`` and validation must not need torch.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+MAGIC = b"VQC\x1a"
+FORMAT_VERSION = 1
+
+_MODALITY_CODES = {"image": 1, "audio": 2}
+_MODALITY_NAMES = {v: k for k, v in _MODALITY_CODES.items()}
+_FIXED = struct.Struct("<4sHBB16sB")  # magic, version, modality, flags, model_id, name_len
+_LAYERS = struct.Struct("<BBH")  # num_layers_model, num_layers, codebook_size
+_IMAGE_GEOM = struct.Struct("<IIB")  # width, height, channels
+_AUDIO_GEOM = struct.Struct("<IHQ")  # sample_rate, channels, num_samples
+_SEGS = struct.Struct("<II")  # segment_size, num_segments
+_U32 = struct.Struct("<I")
+_U32_MAX = 0xFFFFFFFF
+
+
+class ContainerError(ValueError):
+    """A malformed ``.vqc`` file or an unserialisable ``VQCFile``; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ImageGeometry:
+    width: int
+    height: int
+    channels: int  # 1 (grayscale) or 3 (RGB)
+
+
+@dataclass(frozen=True)
+class AudioGeometry:
+    sample_rate: int
+    channels: int
+    num_samples: int  # per channel
+
+
+@dataclass
+class Segment:
+    latent_shape: tuple[int, int]  # (h, w) of the latent grid; audio uses (1, frames)
+    streams: list[bytes]  # one rANS stream per stored layer, layer 1 first
+    code_hashes: list[int]  # per stored layer: code_hash() of that layer's indices
+    # Set only by read_header(), whose segments carry no stream bytes (streams == []).
+    declared_lengths: list[int] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def stream_lengths(self) -> list[int]:
+        if not self.streams and self.declared_lengths is not None:
+            return list(self.declared_lengths)
+        return [len(s) for s in self.streams]
+
+
+@dataclass
+class VQCFile:
+    modality: str  # "image" or "audio"
+    model_name: str  # utf-8, at most 255 bytes encoded
+    model_id: bytes  # exactly 16 bytes
+    num_layers_model: int  # layers the model has
+    codebook_size: int
+    geometry: ImageGeometry | AudioGeometry
+    segment_size: int  # 0 = one segment; else tile side (pixels) / chunk length (samples)
+    segments: list[Segment]
+
+    @property
+    def num_layers(self) -> int:
+        """Stored layers (code_hashes is used because header-only objects have no streams)."""
+        return len(self.segments[0].code_hashes) if self.segments else 0
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(sum(s.stream_lengths) for s in self.segments)
+
+    def layer_bytes(self) -> list[int]:
+        """Payload bytes of each stored layer, summed over segments."""
+        totals = [0] * self.num_layers
+        for seg in self.segments:
+            for i, n in enumerate(seg.stream_lengths):
+                totals[i] += n
+        return totals
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int = 1 << 28
+    max_side: int = 1 << 16
+    max_audio_channels: int = 64
+    max_samples: int = 48000 * 3600 * 24
+    max_sample_rate: int = 768000
+    max_layers: int = 16
+    max_segments: int = 1 << 20
+    max_latent_positions: int = 1 << 26
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def code_hash(indices: np.ndarray) -> int:
+    """CRC32 of ``indices`` as a C-contiguous little-endian uint16 array (values in 0..65535)."""
+    arr = np.asarray(indices)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"code_hash needs integer indices, got dtype {arr.dtype}")
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
+        raise ValueError("code_hash needs indices in 0..65535")
+    return zlib.crc32(np.ascontiguousarray(arr, dtype="<u2").tobytes())
+
+
+# --- checks shared by pack() and unpack(), so both enforce exactly the same rules ---
+
+
+def _check_layers(n_model: int, n: int, limits: Limits) -> None:
+    if not 1 <= n_model <= limits.max_layers:
+        raise ContainerError(f"model layer count {n_model} outside 1..{limits.max_layers}")
+    if not 1 <= n <= n_model:
+        raise ContainerError(f"stored layer count {n} outside 1..{n_model} (model layers)")
+
+
+def _check_codebook(m: int) -> None:
+    if not 2 <= m <= 0xFFFF:
+        raise ContainerError(f"codebook size {m} outside 2..65535")
+
+
+def _check_geometry(g: ImageGeometry | AudioGeometry, limits: Limits) -> None:
+    if isinstance(g, ImageGeometry):
+        if g.channels not in (1, 3):
+            raise ContainerError(f"image channels must be 1 or 3, got {g.channels}")
+        if not (1 <= g.width <= limits.max_side and 1 <= g.height <= limits.max_side):
+            raise ContainerError(
+                f"image size {g.width}x{g.height} outside 1..{limits.max_side} per side"
+            )
+        if g.width * g.height > limits.max_pixels:
+            raise ContainerError(
+                f"image size {g.width}x{g.height} exceeds {limits.max_pixels} pixels"
+            )
+    else:
+        if not 1 <= g.channels <= limits.max_audio_channels:
+            raise ContainerError(
+                f"audio channels {g.channels} outside 1..{limits.max_audio_channels}"
+            )
+        if not 1 <= g.sample_rate <= limits.max_sample_rate:
+            raise ContainerError(
+                f"sample rate {g.sample_rate} outside 1..{limits.max_sample_rate}"
+            )
+        if not 0 <= g.num_samples <= limits.max_samples:
+            raise ContainerError(f"num_samples {g.num_samples} outside 0..{limits.max_samples}")
+
+
+def _check_segment_count(segment_size: int, count: int, limits: Limits) -> None:
+    if not 0 <= segment_size <= _U32_MAX:
+        raise ContainerError(f"segment size {segment_size} does not fit in u32")
+    if not 1 <= count <= limits.max_segments:
+        raise ContainerError(f"segment count {count} outside 1..{limits.max_segments}")
+    if segment_size == 0 and count != 1:
+        raise ContainerError(f"segment size 0 means one segment, but there are {count}")
+
+
+def _check_latent(index: int, h: int, w: int, limits: Limits) -> None:
+    if h < 1 or w < 1 or h * w > limits.max_latent_positions:  # also bounds h, w to u32
+        raise ContainerError(
+            f"segment {index} latent grid {h}x{w} outside 1..{limits.max_latent_positions} "
+            "positions"
+        )
+
+
+def pack(f: VQCFile, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Validate ``f`` with the same rules as ``unpack`` and serialise it."""
+    if f.modality not in _MODALITY_CODES:
+        raise ContainerError(f"modality must be 'image' or 'audio', got {f.modality!r}")
+    want = ImageGeometry if f.modality == "image" else AudioGeometry
+    if not isinstance(f.geometry, want):
+        raise ContainerError(f"{f.modality} file needs {want.__name__}")
+    if not isinstance(f.model_id, bytes) or len(f.model_id) != 16:
+        raise ContainerError(f"model_id must be 16 bytes, got {f.model_id!r}")
+    name = f.model_name.encode("utf-8")
+    if len(name) > 255:
+        raise ContainerError(f"model name is {len(name)} bytes in utf-8 (at most 255)")
+    if not f.segments:
+        raise ContainerError("a file needs at least one segment")
+    n = f.num_layers
+    _check_layers(f.num_layers_model, n, limits)
+    _check_codebook(f.codebook_size)
+    _check_geometry(f.geometry, limits)
+    _check_segment_count(f.segment_size, len(f.segments), limits)
+
+    out = [_FIXED.pack(MAGIC, FORMAT_VERSION, _MODALITY_CODES[f.modality], 0, f.model_id,
+                       len(name)), name, _LAYERS.pack(f.num_layers_model, n, f.codebook_size)]
+    g = f.geometry
+    if isinstance(g, ImageGeometry):
+        out.append(_IMAGE_GEOM.pack(g.width, g.height, g.channels))
+    else:
+        out.append(_AUDIO_GEOM.pack(g.sample_rate, g.channels, g.num_samples))
+    out.append(_SEGS.pack(f.segment_size, len(f.segments)))
+    for i, seg in enumerate(f.segments):
+        h, w = seg.latent_shape
+        _check_latent(i, h, w, limits)
+        if len(seg.streams) != n or len(seg.code_hashes) != n:
+            raise ContainerError(
+                f"segment {i} has {len(seg.streams)} streams and {len(seg.code_hashes)} code "
+                f"hashes, expected {n} of each (read_header objects cannot be packed)"
+            )
+        out.append(_SEGS.pack(h, w))
+        for layer, (s, ch) in enumerate(zip(seg.streams, seg.code_hashes, strict=True), 1):
+            if len(s) > _U32_MAX or not 0 <= ch <= _U32_MAX:
+                raise ContainerError(f"layer {layer} of segment {i}: stream or hash too large")
+            out.append(struct.pack("<III", len(s), zlib.crc32(s), ch))
+    header = b"".join(out)
+    payload = [seg.streams[layer] for layer in range(n) for seg in f.segments]
+    return b"".join([header, _U32.pack(zlib.crc32(header)), *payload])
+
+
+class _Reader:
+    """Bounds-checked cursor: every read is checked against the data length first."""
+
+    def __init__(self, buf: memoryview) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def left(self) -> int:
+        return len(self.buf) - self.pos
+
+    def take(self, st: struct.Struct, what: str) -> tuple:
+        if st.size > self.left():
+            raise ContainerError(
+                f"truncated header: {what} needs {st.size} bytes at offset {self.pos}, "
+                f"file has {len(self.buf)}"
+            )
+        vals = st.unpack_from(self.buf, self.pos)
+        self.pos += st.size
+        return vals
+
+    def raw(self, n: int, what: str) -> memoryview:
+        if n > self.left():
+            raise ContainerError(
+                f"truncated header: {what} needs {n} bytes at offset {self.pos}, "
+                f"file has {len(self.buf)}"
+            )
+        self.pos += n
+        return self.buf[self.pos - n : self.pos]
+
+
+def _parse_header(buf: memoryview, limits: Limits) -> tuple[VQCFile, np.ndarray, int]:
+    """Parse and check the header; return the file (no streams), the table, payload start."""
+    r = _Reader(buf)
+    magic, version, modality, flags, model_id, name_len = r.take(_FIXED, "fixed header")
+    if magic != MAGIC:
+        raise ContainerError("not a .vqc file (bad magic)")
+    if version != FORMAT_VERSION:
+        raise ContainerError(
+            f"unsupported .vqc format version {version} (this reader supports {FORMAT_VERSION})"
+        )
+    if modality not in _MODALITY_NAMES:
+        raise ContainerError(f"unknown modality code {modality} (1 = image, 2 = audio)")
+    if flags != 0:
+        raise ContainerError(f"reserved flags byte is {flags:#04x}, must be 0 in version 1")
+    try:
+        name = bytes(r.raw(name_len, "model name")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ContainerError("model name is not valid utf-8") from None
+    n_model, n, m = r.take(_LAYERS, "layer counts")
+    _check_layers(n_model, n, limits)
+    _check_codebook(m)
+    geom: ImageGeometry | AudioGeometry
+    if modality == 1:
+        geom = ImageGeometry(*r.take(_IMAGE_GEOM, "image geometry"))
+    else:
+        rate, ch, samples = r.take(_AUDIO_GEOM, "audio geometry")
+        geom = AudioGeometry(sample_rate=rate, channels=ch, num_samples=samples)
+    _check_geometry(geom, limits)
+    seg_size, count = r.take(_SEGS, "segment count")
+    _check_segment_count(seg_size, count, limits)
+    words = 2 + 3 * n  # u32 words per table row: latent h, w, then (len, crc, hash) per layer
+    need = count * 4 * words + 4  # table + header crc, checked before any allocation
+    if need > r.left():
+        raise ContainerError(
+            f"truncated header: segment table for {count} segments (+ checksum) needs {need} "
+            f"bytes, only {r.left()} left"
+        )
+    table = np.frombuffer(r.raw(need - 4, "segment table"), dtype="<u4").reshape(count, words)
+    positions = table[:, 0].astype(np.uint64) * table[:, 1]  # u64: h*w cannot overflow
+    bad = (table[:, 0] == 0) | (table[:, 1] == 0) | (positions > limits.max_latent_positions)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        _check_latent(i, int(table[i, 0]), int(table[i, 1]), limits)
+    (stored_crc,) = r.take(_U32, "header checksum")
+    if zlib.crc32(buf[: r.pos - 4]) != stored_crc:
+        raise ContainerError("header is corrupt (checksum mismatch)")
+    segments = [
+        Segment(latent_shape=(row[0], row[1]), streams=[], code_hashes=row[4::3],
+                declared_lengths=row[2::3])
+        for row in table.tolist()
+    ]
+    f = VQCFile(_MODALITY_NAMES[modality], name, bytes(model_id), n_model, m, geom, seg_size,
+                segments)
+    return f, table, r.pos
+
+
+def read_header(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> VQCFile:
+    """Parse only the header (``data`` may be the whole file or just a prefix containing it).
+
+    Everything unpack() checks up to and including the header CRC is checked; the payload is
+    not. Each segment has ``streams == []``; its ``declared_lengths`` / ``stream_lengths`` and
+    ``code_hashes`` come from the table, so ``num_layers``, ``payload_bytes`` and
+    ``layer_bytes()`` work. Such an object cannot be packed.
+    """
+    return _parse_header(memoryview(data).cast("B"), limits)[0]
+
+
+def unpack(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> VQCFile:
+    """Parse and fully verify a ``.vqc`` file; raise ContainerError on any defect."""
+    buf = memoryview(data).cast("B")
+    f, table, start = _parse_header(buf, limits)
+    n = f.num_layers
+    need = int(table[:, 2::3].sum(dtype=np.uint64))
+    have = len(buf) - start
+    if need > have:
+        raise ContainerError(f"truncated file: payload needs {need} bytes, file has {have}")
+    if need < have:
+        raise ContainerError(f"{have - need} trailing bytes after payload")
+    lengths, crcs = table[:, 2::3].tolist(), table[:, 3::3].tolist()
+    pos = start
+    for layer in range(n):  # layer-major, as written by pack()
+        for i, seg in enumerate(f.segments):
+            size = lengths[i][layer]
+            chunk = buf[pos : pos + size]
+            if zlib.crc32(chunk) != crcs[i][layer]:
+                raise ContainerError(
+                    f"layer {layer + 1} stream of segment {i} is corrupt (checksum mismatch)"
+                )
+            seg.streams.append(bytes(chunk))
+            pos += size
+    for seg in f.segments:
+        seg.declared_lengths = None
+    return f
+
+
+def truncate(f: VQCFile, num_layers: int) -> VQCFile:
+    """Return a copy of ``f`` keeping only its first ``num_layers`` stored layers."""
+    if not 1 <= num_layers <= f.num_layers:
+        raise ContainerError(f"cannot keep {num_layers} layers of {f.num_layers} stored")
+    k = num_layers
+    segments = [
+        replace(seg, streams=seg.streams[:k], code_hashes=seg.code_hashes[:k],
+                declared_lengths=None if seg.declared_lengths is None else seg.declared_lengths[:k])
+        for seg in f.segments
+    ]
+    return replace(f, segments=segments)

@@ -1,0 +1,182 @@
+"""Model folders: the codec's networks, their config, identity, and the shipped-model registry.
+
+A model is one folder::
+
+    config.json          architecture, modality, layer sizes, prior fingerprint
+    model.safetensors    encoder, decoder and HR-VQ codebooks (float32)
+    prior.safetensors    the integer prior used for entropy coding
+
+Its identity is a hash of those three files; a `.vqc` records it, and decoding with any other
+model is refused by name. Shipped models live in `weights/<name>/`; `--model` takes a name
+from there or a path to a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .autoencoder import Decoder2d, Encoder2d
+from .prior import ExactPrior, Prior
+from .quantizer import HRVQ
+
+CONFIG_VERSION = 1
+FILES = ("config.json", "model.safetensors", "prior.safetensors")
+DEFAULTS = {"image": "photo-small"}
+
+
+class ModelError(ValueError):
+    """A model that cannot be found or loaded; the message is one line for the user."""
+
+
+def weights_dir() -> Path:
+    """Where shipped models live: $VQCODEC_WEIGHTS, else the repo's weights/ folder."""
+    env = os.environ.get("VQCODEC_WEIGHTS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "weights", here / "weights"):
+        if cand.is_dir():
+            return cand
+    return here.parent / "weights"
+
+
+class Codec(nn.Module):
+    """Encoder + HR-VQ + decoder (+ the prior while training). Built from a config dict."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = config
+        c = config
+        if c["modality"] != "image":
+            raise ModelError(f"unsupported modality {c['modality']!r}")
+        self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"])
+        self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"])
+        self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"])
+        p = c["prior"]
+        self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"], p["phases"])
+        self.exact: ExactPrior | None = None
+
+    @property
+    def stride(self) -> int:
+        return 2 ** len(self.config["channels"])
+
+    @property
+    def m(self) -> int:
+        return self.config["codebook_size"]
+
+    @property
+    def num_layers(self) -> int:
+        return self.config["num_layers"]
+
+    @property
+    def name(self) -> str:
+        return self.config.get("name", "unnamed")
+
+    def autoencoder_state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
+                if not k.startswith("prior.")}
+
+
+@dataclass
+class LoadedModel:
+    codec: Codec
+    path: Path
+    model_id: bytes  # 16 bytes
+
+    @property
+    def name(self) -> str:
+        return self.codec.name
+
+
+def model_id(folder: Path) -> bytes:
+    h = hashlib.sha256()
+    for f in FILES:
+        h.update((folder / f).read_bytes())
+    return h.digest()[:16]
+
+
+def save_model(codec: Codec, folder: Path, prior_tensors: dict[str, torch.Tensor],
+               fingerprint: str) -> bytes:
+    """Write a model folder; returns its identity."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = dict(codec.config, format="vqcodec-model", config_version=CONFIG_VERSION,
+               prior_fingerprint=fingerprint)
+    save_file(codec.autoencoder_state(), str(folder / "model.safetensors"))
+    save_file({k: v.contiguous() for k, v in prior_tensors.items()},
+              str(folder / "prior.safetensors"))
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    return model_id(folder)
+
+
+def resolve(name_or_path: str | Path | None, modality: str = "image") -> Path:
+    """A model folder from a shipped name or a path; the modality's default when None."""
+    if name_or_path is None or name_or_path == "default":
+        name_or_path = DEFAULTS[modality]
+    p = Path(name_or_path)
+    if (p / "config.json").is_file():
+        return p
+    cand = weights_dir() / str(name_or_path)
+    if (cand / "config.json").is_file():
+        return cand
+    names = ", ".join(m["name"] for m in list_models()) or "none"
+    raise ModelError(f"no model {str(name_or_path)!r} (shipped models: {names}; or give a folder)")
+
+
+def load_model(name_or_path: str | Path | None = None, device: str | torch.device = "cpu",
+               modality: str = "image") -> LoadedModel:
+    """Load a model folder for coding: autoencoder weights + verified integer prior."""
+    folder = resolve(name_or_path, modality)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"bad model config in {folder}: {e}") from None
+    if config.get("format") != "vqcodec-model":
+        raise ModelError(f"{folder} is not a vqcodec model folder")
+    for f in FILES[1:]:
+        if not (folder / f).is_file():
+            raise ModelError(f"model {folder} is missing {f}")
+    try:
+        codec = Codec(config)
+        state = load_file(str(folder / "model.safetensors"))
+        prior_t = load_file(str(folder / "prior.safetensors"))
+    except (KeyError, TypeError, ValueError, OSError) as e:
+        raise ModelError(f"cannot load model {folder}: {e}") from None
+    missing, unexpected = codec.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("prior.")]
+    if missing or unexpected:
+        raise ModelError(f"model {folder} does not match its config: missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}")
+    codec.prior = None  # the float prior is only for training; coding uses the integer one
+    codec.eval().to(device)
+    p = config["prior"]
+    codec.exact = ExactPrior(prior_t, config["codebook_size"], config["num_layers"],
+                             p["blocks"], p["phases"], device)
+    codec.exact.verify(config["prior_fingerprint"])
+    return LoadedModel(codec, folder, model_id(folder))
+
+
+def list_models() -> list[dict]:
+    """Shipped models: name, modality, layers, default, path."""
+    out = []
+    root = weights_dir()
+    if not root.is_dir():
+        return out
+    for cfg_path in sorted(root.glob("*/config.json")):
+        try:
+            c = json.loads(cfg_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        name = cfg_path.parent.name
+        mod = c.get("modality", "?")
+        out.append({"name": name, "modality": mod, "layers": int(c.get("num_layers", 0)),
+                    "codebook_size": int(c.get("codebook_size", 0)),
+                    "default": DEFAULTS.get(mod) == name, "path": str(cfg_path.parent)})
+    return out

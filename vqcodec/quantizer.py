@@ -1,0 +1,207 @@
+"""HR-VQ: the hierarchical residual vector quantizer of HR-VQVAE.
+
+Adiban, Siniscalchi, Salvi, "Hierarchical Residual Learning Based Vector Quantized
+Variational Autoencoder for Image Reconstruction and Generation", BMVC 2022.
+
+::
+
+    xi_0 = E(x)
+    layer 1:  k_1 = argmin_k |xi_0 - C_1[k]|          one codebook of m words
+    layer 2:  k_2 = argmin_k |xi_1 - C_2[k_1][k]|     m codebooks; k_1 picks one
+    layer i:  k_i = argmin_k |xi_{i-1} - C_i[path][k]| m^(i-1) codebooks; the path k_1..k_{i-1} picks one
+              xi_i = xi_{i-1} - e_i
+    decoder input e_C = e_1 + ... + e_n
+
+The search costs n*m distances per position instead of m^n for a flat codebook of the same
+number of leaves. Codebooks are learned by the paper's loss (Eq. 5-6: a VQ term pulling each
+codeword to its residual and a commitment term pulling the residual to its codeword), with a
+straight-through gradient to the encoder. Dead codewords (no use for a while) are restarted on
+residuals that are routed to their codebook, since per-path codebooks deep in the tree see few
+vectors and die easily.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+# A codeword whose running usage (EMA of counts per batch) stays below DEAD_USAGE is dead: with
+# decay 0.97 that is about 150 batches without a single assignment.
+USAGE_DECAY = 0.97
+DEAD_USAGE = 0.01
+
+
+class HRVQ(nn.Module):
+    """Hierarchical residual VQ over the channel dimension of a (B, D, *spatial) tensor.
+
+    Args:
+        dim: codeword dimension D (the encoder's latent channels).
+        codebook_size: m, words per codebook.
+        num_layers: n, depth of the hierarchy.
+        beta: commitment weight of the paper's loss.
+    """
+
+    def __init__(self, dim: int, codebook_size: int, num_layers: int, beta: float = 0.25):
+        super().__init__()
+        self.dim, self.m, self.n, self.beta = dim, codebook_size, num_layers, beta
+        # Layer i (0-based) holds m^i codebooks of m words: shape (m^i, m, D). Deeper layers quantize
+        # smaller residuals, so they start smaller.
+        self.codebooks = nn.ParameterList(
+            nn.Parameter(torch.randn(codebook_size**i, codebook_size, dim) * (0.5 / (2**i)))
+            for i in range(num_layers)
+        )
+        # Running usage per codeword (EMA of assignment counts), for perplexity and dead-code restarts.
+        for i in range(num_layers):
+            # Zero at start: the first revive_dead() then seeds every unused word from real residuals.
+            self.register_buffer(f"usage_{i}", torch.zeros(codebook_size ** (i + 1)), persistent=False)
+
+    def usage(self, i: int) -> torch.Tensor:
+        return getattr(self, f"usage_{i}")
+
+    # -- search and lookup -------------------------------------------------------------------------
+    @staticmethod
+    def _flatten(z: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """(B, D, *S) -> (B*prod(S), D) and the shape to undo it."""
+        b, d, *s = z.shape
+        return z.movedim(1, -1).reshape(-1, d), (b, *s)
+
+    @staticmethod
+    def _unflatten(v: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        return v.reshape(*shape, v.shape[-1]).movedim(-1, 1)
+
+    def search(self, z: torch.Tensor, num_layers: int | None = None) -> torch.Tensor:
+        """Indices (B, n, *S) of the nearest codeword at each layer, residual by residual."""
+        n = self.n if num_layers is None else num_layers
+        r, shape = self._flatten(z)
+        path = torch.zeros(r.shape[0], dtype=torch.long, device=z.device)
+        codes = []
+        for i in range(n):
+            words = self.codebooks[i][path]  # (N, m, D): the codebook the path above selects
+            dist = (r.unsqueeze(1) - words).pow(2).sum(-1)
+            k = dist.argmin(-1)
+            r = r - words[torch.arange(len(k), device=k.device), k]
+            path = path * self.m + k
+            codes.append(k)
+        return torch.stack(codes, 1).reshape(shape[0], *shape[1:], n).movedim(-1, 1)
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """Per-layer codewords (B, k, D, *S) for indices (B, k, *S), k <= n layers."""
+        b, k, *s = codes.shape
+        flat = codes.movedim(1, -1).reshape(-1, k)
+        path = torch.zeros(flat.shape[0], dtype=torch.long, device=codes.device)
+        out = []
+        for i in range(k):
+            out.append(self.codebooks[i][path, flat[:, i].long()])
+            path = path * self.m + flat[:, i].long()
+        e = torch.stack(out, 1)  # (N, k, D)
+        return e.reshape(b, *s, k, self.dim).movedim(-2, 1).movedim(-1, 2)
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """e_C: the sum of the codewords of the stored layers, shape (B, D, *S)."""
+        return self.lookup(codes).sum(1)
+
+    # -- training forward --------------------------------------------------------------------------
+    def forward(self, z: torch.Tensor, keep: torch.Tensor | None = None):
+        """Quantize z for training.
+
+        Args:
+            z: encoder output (B, D, *S).
+            keep: optional (B,) number of layers each sample's decoder sees (random truncation, so
+                the first k layers alone decode well); default all n.
+
+        Returns:
+            (z_q, loss, codes): z_q with straight-through gradient to z, the quantizer loss of
+            Eq. 5-6, and the indices (B, n, *S).
+        """
+        r, shape = self._flatten(z)
+        nvec = r.shape[0]
+        path = torch.zeros(nvec, dtype=torch.long, device=z.device)
+        per_pos_keep = None
+        if keep is not None:
+            per_pos = nvec // shape[0]
+            per_pos_keep = keep.to(z.device).repeat_interleave(per_pos)
+        e_sum = torch.zeros_like(r)
+        vq_loss = z.new_zeros(())
+        codes = []
+        for i in range(self.n):
+            cb = self.codebooks[i]
+            with torch.no_grad():
+                words = cb[path]
+                k = (r.detach().unsqueeze(1) - words).pow(2).sum(-1).argmin(-1)
+            e = cb[path, k]  # differentiable w.r.t. the codebook
+            # Eq. 6: codeword -> residual (codebook update) and residual -> codeword (commitment).
+            vq_loss = vq_loss + (e - r.detach()).pow(2).mean() + self.beta * (r - e.detach()).pow(2).mean()
+            if self.training:
+                self._track(i, path * self.m + k, r.detach(), path)
+            mask = 1.0 if per_pos_keep is None else (per_pos_keep > i).float().unsqueeze(1)
+            e_sum = e_sum + e * mask
+            r = r - e.detach()
+            path = path * self.m + k
+            codes.append(k)
+        z_flat = self._flatten(z)[0]
+        # Eq. 5's commitment of the whole code e_C, then the straight-through estimator.
+        vq_loss = vq_loss + self.beta * (z_flat - e_sum.detach()).pow(2).mean()
+        z_q = z_flat + (e_sum - z_flat).detach()
+        codes_t = torch.stack(codes, 1).reshape(shape[0], *shape[1:], self.n).movedim(-1, 1)
+        return self._unflatten(z_q, shape), vq_loss, codes_t
+
+    @torch.no_grad()
+    def _track(self, i: int, leaf: torch.Tensor, residual: torch.Tensor, path: torch.Tensor) -> None:
+        counts = torch.bincount(leaf, minlength=self.m ** (i + 1)).float()
+        self.usage(i).mul_(USAGE_DECAY).add_(counts, alpha=1 - USAGE_DECAY)
+        self._last = getattr(self, "_last", {})
+        self._last[i] = (residual, path)
+
+    @torch.no_grad()
+    def revive_dead(self, threshold: float = DEAD_USAGE) -> list[int]:
+        """Restart dead codewords on residuals routed to their codebook in the last batch.
+
+        A codeword is dead when its running usage falls below `threshold` (an EMA of per-batch
+        counts). Only codebooks that received vectors are touched: an unused codebook is unused
+        because its parent is, and reviving its words would not help. Returns the count per layer.
+        """
+        revived = []
+        for i in range(self.n):
+            last = getattr(self, "_last", {}).get(i)
+            if last is None:
+                revived.append(0)
+                continue
+            residual, path = last
+            cb = self.codebooks[i].data
+            dead = self.usage(i).view(-1, self.m) < threshold  # (m^i, m)
+            # One random routed residual per codebook: scatter over a shuffled order.
+            perm = torch.randperm(len(path), device=path.device)
+            pick = torch.full((cb.shape[0],), -1, dtype=torch.long, device=path.device)
+            pick.scatter_(0, path[perm], perm)
+            has = pick >= 0
+            todo = dead & has.unsqueeze(1)
+            n_dead = int(todo.sum())
+            if n_dead:
+                books, words = todo.nonzero(as_tuple=True)
+                src = residual[pick[books]]
+                noise = torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
+                cb[books, words] = src + noise
+                self.usage(i).view(-1, self.m)[books, words] = 1.0
+            revived.append(n_dead)
+        return revived
+
+    @torch.no_grad()
+    def stats(self) -> list[dict]:
+        """Per-layer perplexity of the leaves (out of m^i codewords) and dead-codeword count."""
+        out = []
+        for i in range(self.n):
+            u = self.usage(i)
+            p = u / u.sum().clamp_min(1e-9)
+            ent = -(p * p.clamp_min(1e-12).log()).sum()
+            out.append({"perplexity": float(ent.exp()), "dead": int((u < DEAD_USAGE).sum()),
+                        "codewords": u.numel()})
+        return out
+
+    def search_cost(self) -> tuple[int, int]:
+        """Distances per position: hierarchical (n*m) vs a flat codebook of m^n leaves."""
+        return self.n * self.m, self.m**self.n
+
+    def bits_per_index(self) -> float:
+        return math.log2(self.m)

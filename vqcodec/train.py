@@ -1,0 +1,299 @@
+"""Training: stage 1 fits the autoencoder and HR-VQ codebooks, stage 2 the prior on their codes.
+
+::
+
+    folder of images --random crops--> stage 1: E, HRVQ, D   (MSE + HR-VQ loss, random layer
+                                                              truncation, dead-code restarts)
+                     --codes of crops--> stage 2: Prior       (cross-entropy in bits, fake-quantized
+                                                              so the integer prior matches)
+                     --> model folder (config.json + safetensors), usable with --model
+
+Checkpoints go to OUT/checkpoint.pt; `resume=True` continues from there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import media
+from .models import Codec, save_model
+from .prior import ExactPrior, export_integer
+
+PRESETS: dict[str, dict] = {
+    # Trains in seconds: for tests and smoke runs, not for use.
+    "tiny": dict(channels=[8, 16], latent_dim=8, res_blocks=1, codebook_size=4, num_layers=2,
+                 prior=dict(width=8, blocks=1, phases=2),
+                 crop=32, batch_size=4, steps=30, prior_steps=30, prior_crop=32, lr=2e-3,
+                 crops_per_image=4),
+    # The default for `vqcodec train` and the first shipped photo model.
+    "small": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
+                  prior=dict(width=64, blocks=2, phases=2),
+                  crop=64, batch_size=16, steps=4000, prior_steps=1500, prior_crop=128, lr=1e-3,
+                  crops_per_image=24),
+}
+ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA device is available")
+    return torch.device(device)
+
+
+def find_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and media.modality_of(p) == "image")
+
+
+def load_crops(files: list[Path], crop: int, per_image: int, seed: int,
+               log: Callable[[str], None] = print) -> torch.Tensor:
+    """Random crops (N, 3, crop, crop) uint8; small images are edge-padded up to the crop."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in files:
+        try:
+            img = media.load_image(f)
+        except media.MediaError as e:
+            log(f"skipping {f}: {e}")
+            continue
+        if img.shape[2] == 1:
+            img = np.repeat(img, 3, axis=2)
+        h, w = img.shape[:2]
+        if h < crop or w < crop:
+            img = np.pad(img, ((0, max(0, crop - h)), (0, max(0, crop - w)), (0, 0)), mode="edge")
+            h, w = img.shape[:2]
+        for _ in range(per_image):
+            y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+            out.append(img[y:y + crop, x:x + crop])
+    if not out:
+        raise ValueError("no readable images found for training")
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+
+def batch_from(pool: torch.Tensor, n: int, device: torch.device, augment: bool = True):
+    idx = torch.randint(0, len(pool), (n,))
+    x = pool[idx].to(device).float() / 255
+    if augment:
+        if random.random() < 0.5:
+            x = x.flip(3)
+    return x
+
+
+def psnr(mse: float) -> float:
+    return 10 * math.log10(1 / max(mse, 1e-10))
+
+
+def _lr(step: int, total: int, base: float) -> float:
+    warm = min(1.0, (step + 1) / 100)
+    return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
+
+
+class Logger:
+    def __init__(self, path: Path, echo: Callable[[str], None]):
+        self.f = path.open("a")
+        self.echo = echo
+
+    def __call__(self, record: dict) -> None:
+        self.f.write(json.dumps(record) + "\n")
+        self.f.flush()
+
+    def say(self, text: str) -> None:
+        self.echo(text)
+        self({"note": text})
+
+
+@torch.no_grad()
+def evaluate(codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
+    codec.eval()
+    res = {}
+    for k in range(1, codec.num_layers + 1):
+        se, cnt = 0.0, 0
+        for i in range(0, len(val), 16):
+            x = val[i:i + 16].to(device).float() / 255
+            codes = codec.quantizer.search(codec.encoder(x), k)
+            y = codec.decoder(codec.quantizer.decode_codes(codes)).clamp(0, 1)
+            se += float(((y * 255).round() / 255 - x).pow(2).sum())
+            cnt += x.numel()
+        res[f"psnr_{k}"] = round(psnr(se / cnt), 3)
+    codec.train()
+    return res
+
+
+def train(data: Path, out: Path, preset: str = "small", steps: int | None = None,
+          prior_steps: int | None = None, batch_size: int | None = None, device: str = "auto",
+          resume: bool = False, name: str | None = None, seed: int = 0,
+          progress: Callable | None = None, echo: Callable[[str], None] = print) -> Path:
+    """Train a codec on a folder of images; returns the model folder (= out).
+
+    Args:
+        data: folder searched recursively for images.
+        out: where checkpoints, the log and the model are written.
+        preset: architecture and schedule ("tiny" for tests, "small").
+        progress: optional callable(stage, step, total, metrics) for a progress display.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    hp = dict(PRESETS[preset])
+    hp["steps"] = steps if steps is not None else hp["steps"]
+    hp["prior_steps"] = prior_steps if prior_steps is not None else hp["prior_steps"]
+    hp["batch_size"] = batch_size if batch_size is not None else hp["batch_size"]
+    dev = pick_device(device)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    log = Logger(out / "train_log.jsonl", echo)
+    torch.manual_seed(seed)
+    random.seed(seed)
+
+    files = find_images(data)
+    if len(files) < 2:
+        raise ValueError(f"need at least 2 images in {data}, found {len(files)}")
+    rng = random.Random(seed)
+    shuffled = files[:]
+    rng.shuffle(shuffled)
+    n_val = max(1, len(files) // 20)
+    val_files, train_files = shuffled[:n_val], shuffled[n_val:]
+
+    config = {k: hp[k] for k in ARCH_KEYS}
+    config.update(modality="image", in_channels=3, beta=0.25, name=name or out.name,
+                  training={"preset": preset, "data": str(data), "steps": hp["steps"],
+                            "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
+                            "crop": hp["crop"], "device": dev.type,
+                            "train_files": len(train_files), "val_files": len(val_files)})
+    codec = Codec(config).to(dev)
+    state = {"stage": 1, "step": 0}
+    if resume and ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        if {k: ck["config"][k] for k in ARCH_KEYS} != {k: config[k] for k in ARCH_KEYS}:
+            raise ValueError(f"{ckpt_path} was made with another architecture; drop --resume")
+        config = ck["config"]
+        codec = Codec(config).to(dev)
+        codec.load_state_dict(ck["model"])
+        state = {"stage": ck["stage"], "step": ck["step"]}
+        log.say(f"resuming stage {state['stage']} at step {state['step']}")
+    log({"event": "start", "config": config, "files": len(files)})
+
+    ae_params = [p for n, p in codec.named_parameters() if not n.startswith("prior.")]
+    opt1 = torch.optim.Adam(ae_params, lr=hp["lr"])
+    opt2 = torch.optim.Adam(codec.prior.parameters(), lr=hp["lr"])
+    if resume and ckpt_path.is_file():
+        (opt1 if state["stage"] == 1 else opt2).load_state_dict(ck["opt"])
+
+    def save_ckpt(stage: int, step: int, opt) -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"config": config, "model": codec.state_dict(), "opt": opt.state_dict(),
+                    "stage": stage, "step": step}, tmp)
+        tmp.replace(ckpt_path)
+
+    # -- stage 1: autoencoder + quantizer -----------------------------------------------------
+    if state["stage"] == 1:
+        t0 = time.time()
+        pool = load_crops(train_files, hp["crop"], hp["crops_per_image"], seed, log.say)
+        val = load_crops(val_files, hp["crop"], 4, seed + 1, log.say)
+        log.say(f"stage 1: {len(pool)} train crops, {len(val)} val crops of {hp['crop']}px, "
+                f"{hp['steps']} steps on {dev.type}")
+        codec.train()
+        n = codec.num_layers
+        for step in range(state["step"], hp["steps"]):
+            for g in opt1.param_groups:
+                g["lr"] = _lr(step, hp["steps"], hp["lr"])
+            x = batch_from(pool, hp["batch_size"], dev)
+            keep = torch.randint(1, n + 1, (len(x),), device=dev)
+            keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
+            z = codec.encoder(x)
+            zq, vq_loss, _ = codec.quantizer(z, keep)
+            y = codec.decoder(zq)
+            mse = F.mse_loss(y, x)
+            loss = mse + vq_loss
+            opt1.zero_grad(set_to_none=True)
+            loss.backward()
+            opt1.step()
+            if step % 25 == 0:
+                codec.quantizer.revive_dead()
+            if step % 50 == 0 or step == hp["steps"] - 1:
+                stats = codec.quantizer.stats()
+                rec = {"stage": 1, "step": step, "loss": round(loss.item(), 6),
+                       "psnr_mixed": round(psnr(float(mse)), 3),
+                       "perplexity": [round(s["perplexity"], 1) for s in stats],
+                       "dead": [s["dead"] for s in stats], "sec": round(time.time() - t0, 1)}
+                if step % 500 == 0 or step == hp["steps"] - 1:
+                    rec["val"] = evaluate(codec, val, dev)
+                log(rec)
+                if progress:
+                    progress(1, step + 1, hp["steps"], rec)
+            if (step + 1) % 500 == 0:
+                save_ckpt(1, step + 1, opt1)
+        state = {"stage": 2, "step": 0}
+        save_ckpt(2, 0, opt2)
+        del pool
+
+    # -- stage 2: the prior on the codes of the frozen autoencoder -----------------------------
+    codec.eval()
+    for p in ae_params:
+        p.requires_grad_(False)
+    codes = extract_codes(codec, train_files, hp, seed + 2, dev, log.say)
+    val_codes = extract_codes(codec, val_files, dict(hp, crops_per_image=4), seed + 3, dev,
+                              log.say)
+    log.say(f"stage 2: prior on {len(codes)} code grids {tuple(codes.shape[1:])}, "
+            f"{hp['prior_steps']} steps")
+    codec.prior.train()
+    t0 = time.time()
+    pbs = max(4, hp["batch_size"] // 2)
+    for step in range(state["step"], hp["prior_steps"]):
+        for g in opt2.param_groups:
+            g["lr"] = _lr(step, hp["prior_steps"], hp["lr"])
+        c = codes[torch.randint(0, len(codes), (pbs,))].to(dev)
+        if random.random() < 0.5:
+            c = c.flip(3)
+        loss, per_layer = codec.prior.loss(c)
+        opt2.zero_grad(set_to_none=True)
+        loss.backward()
+        opt2.step()
+        if step % 50 == 0 or step == hp["prior_steps"] - 1:
+            rec = {"stage": 2, "step": step, "bits": round(loss.item(), 4),
+                   "bits_per_layer": [round(b, 3) for b in per_layer],
+                   "sec": round(time.time() - t0, 1)}
+            log(rec)
+            if progress:
+                progress(2, step + 1, hp["prior_steps"], rec)
+        if (step + 1) % 500 == 0:
+            save_ckpt(2, step + 1, opt2)
+
+    # -- export: integer prior, fingerprint, model folder --------------------------------------
+    codec.prior.eval()
+    tensors = {k: v.cpu() for k, v in export_integer(codec.prior).items()}
+    p = config["prior"]
+    exact = ExactPrior(tensors, codec.m, codec.num_layers, p["blocks"], p["phases"], "cpu")
+    with torch.no_grad():
+        _, val_bits = codec.prior.loss(val_codes[:64].to(dev))
+    config["training"]["val_prior_bits_per_layer"] = [round(b, 4) for b in val_bits]
+    val = load_crops(val_files, hp["crop"], 4, seed + 1, log.say)
+    config["training"]["val_psnr_per_layers"] = evaluate(codec, val, dev)
+    codec.config = config
+    save_model(codec, out, tensors, exact.fingerprint())
+    log({"event": "done", "val_prior_bits_per_layer": val_bits})
+    log.say(f"model written to {out}")
+    return out
+
+
+@torch.no_grad()
+def extract_codes(codec: Codec, files: list[Path], hp: dict, seed: int, dev: torch.device,
+                  log: Callable[[str], None]) -> torch.Tensor:
+    """Codes (N, n, h, w) uint8 of random crops of size prior_crop, all layers."""
+    crop = hp["prior_crop"]
+    per = max(1, hp["crops_per_image"] * hp["crop"] ** 2 // crop**2)
+    pool = load_crops(files, crop, per, seed, log)
+    out = []
+    for i in range(0, len(pool), 32):
+        x = pool[i:i + 32].to(dev).float() / 255
+        out.append(codec.quantizer.search(codec.encoder(x)).to(torch.uint8).cpu())
+    return torch.cat(out).long()
