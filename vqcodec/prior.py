@@ -182,26 +182,43 @@ class ExactPrior:
         self.t = {k: v.to(self.device) for k, v in tensors.items()}
         self.exp_table = self.t["exp_table"]
         self.force_f64 = False
+        self._plans: dict = {}
+
+    def _plan(self, name: str, a_max: int) -> tuple[torch.dtype, bool]:
+        """How to run one conv exactly: the conv dtype, and whether the rescaling may run in
+        float64 (exact while every intermediate integer is below 2**53) instead of int64."""
+        key = (name, self.force_f64)
+        if key not in self._plans:
+            w = self.t[name + ".w"].long()
+            bound = int(w.abs().flatten(1).sum(1).max()) * a_max
+            conv_dtype = torch.float32 if bound < EXACT_F32 and not self.force_f64 else torch.float64
+            worst = (bound * int(self.t[name + ".mult"].abs().max())
+                     + int(self.t[name + ".bias"].abs().max()) + (1 << SHIFT))
+            self._plans[key] = (conv_dtype, worst < (1 << 53))
+        return self._plans[key]
 
     def _conv(self, a: torch.Tensor, name: str, pad: int, a_max: int) -> torch.Tensor:
-        """Integer conv + rescale: returns int64 values in units of the next layer's step."""
-        w = self.t[name + ".w"]
-        bound = int(w.abs().long().flatten(1).sum(1).max()) * a_max
-        dtype = torch.float32 if bound < EXACT_F32 and not self.force_f64 else torch.float64
-        acc = F.conv2d(a.to(dtype), w.to(dtype), padding=pad).long()
+        """Integer conv + rescale. `a` holds integers (any dtype); returns float64 integers in
+        units of the next layer's step."""
+        conv_dtype, f64_ok = self._plan(name, a_max)
+        w = self.t[name + ".w"].to(conv_dtype)
+        acc = F.conv2d(a.to(conv_dtype), w, padding=pad)
         mult = self.t[name + ".mult"].view(1, -1, 1, 1)
         bias = self.t[name + ".bias"].view(1, -1, 1, 1)
-        return (acc * mult + bias + (1 << (SHIFT - 1))) >> SHIFT
+        if f64_ok:
+            v = acc.double() * mult.double() + (bias.double() + (1 << (SHIFT - 1)))
+            return torch.floor(v * (1.0 / (1 << SHIFT)))
+        return ((acc.long() * mult + bias + (1 << (SHIFT - 1))) >> SHIFT).double()
 
     def logits(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """Integer logits (B, m, H, W) int64 from an integer context input (B, C, H, W)."""
         p = f"l{layer}."
-        a = self._conv(x, p + "stem", 2, 1).clamp(0, ACT_MAX)
+        a = self._conv(x, p + "stem", 2, 1).clamp(0, ACT_MAX).float()
         for j in range(self.blocks):
-            h = self._conv(a, p + f"b{j}a", 1, ACT_MAX).clamp(0, ACT_MAX)
-            a = (a + self._conv(h, p + f"b{j}b", 1, ACT_MAX)).clamp(0, ACT_MAX)
-        a = self._conv(a, p + "mix", 0, ACT_MAX).clamp(0, ACT_MAX)
-        return self._conv(a, p + "head", 0, ACT_MAX)
+            h = self._conv(a, p + f"b{j}a", 1, ACT_MAX).clamp(0, ACT_MAX).float()
+            a = (a + self._conv(h, p + f"b{j}b", 1, ACT_MAX)).clamp(0, ACT_MAX).float()
+        a = self._conv(a, p + "mix", 0, ACT_MAX).clamp(0, ACT_MAX).float()
+        return self._conv(a, p + "head", 0, ACT_MAX).long()
 
     def probs(self, logits: torch.Tensor) -> torch.Tensor:
         """Unnormalised integer probabilities (..., m) from integer logits (..., m)."""

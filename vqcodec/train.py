@@ -30,9 +30,9 @@ from .prior import ExactPrior, export_integer
 
 PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
-    "tiny": dict(channels=[8, 16], latent_dim=8, res_blocks=1, codebook_size=4, num_layers=2,
-                 prior=dict(width=8, blocks=1, phases=2),
-                 crop=32, batch_size=4, steps=30, prior_steps=30, prior_crop=32, lr=2e-3,
+    "tiny": dict(channels=[16, 32], latent_dim=16, res_blocks=1, codebook_size=4, num_layers=2,
+                 prior=dict(width=16, blocks=1, phases=2),
+                 crop=32, batch_size=8, steps=400, prior_steps=100, prior_crop=32, lr=3e-3,
                  crops_per_image=4),
     # The default for `vqcodec train` and the first shipped photo model.
     "small": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
@@ -94,7 +94,7 @@ def psnr(mse: float) -> float:
 
 
 def _lr(step: int, total: int, base: float) -> float:
-    warm = min(1.0, (step + 1) / 100)
+    warm = min(1.0, (step + 1) / min(100, total // 10 + 1))
     return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
 
 
@@ -222,7 +222,7 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
             if step % 50 == 0 or step == hp["steps"] - 1:
                 stats = codec.quantizer.stats()
                 rec = {"stage": 1, "step": step, "loss": round(loss.item(), 6),
-                       "psnr_mixed": round(psnr(float(mse)), 3),
+                       "psnr_mixed": round(psnr(mse.item()), 3),
                        "perplexity": [round(s["perplexity"], 1) for s in stats],
                        "dead": [s["dead"] for s in stats], "sec": round(time.time() - t0, 1)}
                 if step % 500 == 0 or step == hp["steps"] - 1:

@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny model trained in seconds on synthetic images, and sample images."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def synthetic_image(h: int, w: int, seed: int, gray: bool = False) -> np.ndarray:
+    """Smooth colour fields with edges and a little noise: photo-like enough to train on."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    chans = []
+    for _ in range(1 if gray else 3):
+        a, b, c = rng.uniform(-3, 3, 3)
+        v = 0.5 + 0.3 * np.sin(a * x * 2 + b * y * 2 + c) + 0.15 * (x > rng.uniform(0.2, 0.8))
+        chans.append(v + rng.normal(0, 0.01, (h, w)))
+    img = np.clip(np.stack(chans, -1) * 255, 0, 255).round().astype(np.uint8)
+    return img
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("train_images")
+    for i in range(8):
+        Image.fromarray(synthetic_image(64, 80, i)).save(d / f"img{i}.png")
+    return d
+
+
+def _train_tiny(folder: Path, out: Path, seed: int) -> Path:
+    from vqcodec.train import train
+
+    return train(folder, out, preset="tiny", device="cpu", seed=seed,
+                 echo=lambda s: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(image_folder, tmp_path_factory) -> Path:
+    return _train_tiny(image_folder, tmp_path_factory.mktemp("models") / "tiny-a", seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_model(image_folder, tmp_path_factory) -> Path:
+    return _train_tiny(image_folder, tmp_path_factory.mktemp("models") / "tiny-b", seed=1)
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    p = tmp_path / "photo.png"
+    Image.fromarray(synthetic_image(70, 90, 42)).save(p)
+    return p
