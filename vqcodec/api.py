@@ -40,7 +40,7 @@ def _image_to_tensor(img: np.ndarray, stride: int, device) -> torch.Tensor:
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)  # the model is RGB; grey comes back grey on decode
     img = media.pad_to_multiple(img, stride)
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().to(device)
+    return torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1)[None].float().to(device)
 
 
 def _tensor_to_image(y: torch.Tensor, geo: container.ImageGeometry) -> np.ndarray:

@@ -201,6 +201,49 @@ def _force_ok(folder: Path) -> bool:
     return False
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Rate-distortion benchmarks (needs the `bench` "
+                                                   "extra: pip install -e '.[bench]').")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("images")
+def bench_images(
+    folder: Path = typer.Argument(..., help="Folder of test images, e.g. ../shared/data/kodak."),
+    model: list[str] | None = typer.Option(None, "--model", "-m",
+                                              help="Model(s) to measure; default: all shipped "
+                                                   "image models."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the full results here."),
+    plot_out: Path | None = typer.Option(None, "--plot", help="Write an RD plot (PNG) here."),
+    limit: int | None = typer.Option(None, help="Use only the first N images."),
+    codecs: str = typer.Option("jpeg,webp,avif", help="Classical codecs to compare against."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+) -> None:
+    """Bits per pixel, PSNR, MS-SSIM and timings of every model rate vs JPEG/WebP/AVIF, BD-rates."""
+    from rich.table import Table
+
+    from . import bench
+
+    if not folder.is_dir():
+        _fail(f"no such folder: {folder}")
+    dev = "cuda" if device == "auto" and __import__("torch").cuda.is_available() else device
+    dev = "cpu" if dev == "auto" else dev
+    res = _run(lambda: bench.main(folder, model or None, json_out, plot_out, limit,
+                                  tuple(c for c in codecs.split(",") if c), dev))
+    t = Table("codec", "setting", "bpp", "PSNR", "MS-SSIM", "enc s", "dec s")
+    for p in res["points"]:
+        ms = "" if p["ms_ssim"] is None else f"{p['ms_ssim']:.4f}"
+        t.add_row(p["codec"], p["setting"], f"{p['bpp']:.3f}", f"{p['psnr']:.2f}", ms,
+                  f"{p['enc_s']:.3f}", f"{p['dec_s']:.3f}")
+    out.print(t)
+    for name, stats in res["layers"].items():
+        for s in stats:
+            out.print(f"{name} layer {s['layer']}: {s['bits_per_index_written']:.3f} bits/index "
+                      f"written, cross-entropy {s['cross_entropy_bits_per_index']:.3f}, "
+                      f"log2(m) = {s['log2_m']:.0f}", highlight=False)
+    for k, v in res["bd_rate_percent"].items():
+        out.print(f"BD-rate {k}: " + ("n/a" if v is None else f"{v:+.1f} %"), highlight=False)
+
+
 def main() -> None:
     app()
 

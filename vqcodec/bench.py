@@ -1,0 +1,192 @@
+"""Rate-distortion benchmark: vqcodec models (every layer count) against Pillow's JPEG/WebP/AVIF.
+
+    vqcodec bench images ../shared/data/kodak --json runs/bench.json --plot runs/bench.png
+
+Rates are measured from real file bytes. For vqcodec a file of k layers is the all-layer file
+truncated to k layers (what `--layers k` writes: the streams are independent). Also reported per
+layer: bits per index actually written vs log2(m) vs the prior's cross-entropy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import api, container, media
+from .coding import cross_entropy_bits
+from .models import list_models, load_model
+from .prior import phase_map
+
+QUALITIES = {"jpeg": [10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
+             "webp": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
+             "avif": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
+    """MS-SSIM (pytorch-msssim, the `bench` extra); None when it is not installed."""
+    try:
+        from pytorch_msssim import ms_ssim as _ms
+    except ImportError:
+        return None
+    if min(a.shape[:2]) <= 160:  # its 4 downsamplings need a larger image
+        return None
+    ta = torch.from_numpy(a).permute(2, 0, 1)[None].double()
+    tb = torch.from_numpy(b).permute(2, 0, 1)[None].double()
+    return float(_ms(ta, tb, data_range=255))
+
+
+def classical(img: np.ndarray, codec: str, q: int) -> tuple[int, np.ndarray, float, float]:
+    """(bytes, decoded image, encode s, decode s) through Pillow."""
+    buf = io.BytesIO()
+    t = time.perf_counter()
+    Image.fromarray(img).save(buf, format=codec.upper(), quality=q)
+    te = time.perf_counter() - t
+    t = time.perf_counter()
+    out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return len(buf.getvalue()), out, te, time.perf_counter() - t
+
+
+def bd_rate(r1: list[float], d1: list[float], r2: list[float], d2: list[float]) -> float | None:
+    """Bjontegaard delta rate (%) of curve 2 against curve 1 (negative: curve 2 is smaller)."""
+    if len(r1) < 2 or len(r2) < 2:
+        return None
+    lo, hi = max(min(d1), min(d2)), min(max(d1), max(d2))
+    if lo >= hi:
+        return None
+
+    def integral(r, d):
+        o = np.argsort(d)
+        d, lr = np.asarray(d)[o], np.log(np.asarray(r)[o])
+        p = np.polyfit(d, lr, min(3, len(d) - 1))
+        pi = np.polyint(p)
+        return (np.polyval(pi, hi) - np.polyval(pi, lo)) / (hi - lo)
+
+    return float((math.exp(integral(r2, d2) - integral(r1, d1)) - 1) * 100)
+
+
+def _curve(rows: list[dict], codec: str, metric: str) -> tuple[list[float], list[float]]:
+    pts = sorted((r["bpp"], r[metric]) for r in rows if r["codec"] == codec and r[metric] is not None)
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def bench_images(folder: Path, models: list[str] | None = None, classical_codecs=("jpeg", "webp"),
+                 limit: int | None = None, max_bpp: float = 1.5, device: str = "cpu",
+                 log: Callable[[str], None] = print) -> dict:
+    files = sorted(p for p in Path(folder).iterdir() if media.modality_of(p) == "image")[:limit]
+    if not files:
+        raise ValueError(f"no images in {folder}")
+    images = {f.name: media.load_image(f) for f in files}
+    images = {k: (np.repeat(v, 3, 2) if v.shape[2] == 1 else v) for k, v in images.items()}
+    names = models or [m["name"] for m in list_models() if m["modality"] == "image"]
+    per_image: list[dict] = []
+    layer_stats: dict[str, list[dict]] = {}
+    for name in names:
+        lm = load_model(name, device)
+        n, m = lm.codec.num_layers, lm.codec.m
+        acc = {k: {"bits": 0.0, "ce": 0.0, "idx": 0} for k in range(n)}
+        for fname, img in images.items():
+            t = time.perf_counter()
+            data = api.compress(img, lm)
+            t_enc = time.perf_counter() - t
+            f = container.unpack(data)
+            codes = api.encode_codes(img, lm)
+            ex = lm.codec.exact
+            pm = phase_map(*codes.shape[2:], ex.phases)
+            for i in range(n):
+                acc[i]["bits"] += 8 * len(f.segments[0].streams[i])
+                acc[i]["idx"] += codes[0, i].numel()
+                acc[i]["ce"] += sum(cross_entropy_bits(codes[0, i][pm == p].numpy(),
+                                                       ex.phase_probs(codes, i, p)[0])
+                                    for p in range(ex.phases))
+            for k in range(1, n + 1):
+                blob = container.pack(container.truncate(f, k))
+                t = time.perf_counter()
+                out = api.decompress(blob, lm)
+                t_dec = time.perf_counter() - t
+                per_image.append({"codec": f"{name}@{k}", "image": fname,
+                                  "bpp": 8 * len(blob) / (img.shape[0] * img.shape[1]),
+                                  "psnr": psnr(img, out), "ms_ssim": ms_ssim(img, out),
+                                  "enc_s": t_enc, "dec_s": t_dec})
+            log(f"{name} {fname}: " + ", ".join(
+                f"{r['bpp']:.3f} bpp {r['psnr']:.2f} dB" for r in per_image[-n:]))
+        layer_stats[name] = [{"layer": i + 1, "bits_per_index_written": a["bits"] / a["idx"],
+                              "cross_entropy_bits_per_index": a["ce"] / a["idx"],
+                              "log2_m": math.log2(m)} for i, a in acc.items()]
+    for codec in classical_codecs:
+        for q in QUALITIES[codec]:
+            for fname, img in images.items():
+                nbytes, out, te, td = classical(img, codec, q)
+                per_image.append({"codec": f"{codec}@{q}", "image": fname,
+                                  "bpp": 8 * nbytes / (img.shape[0] * img.shape[1]),
+                                  "psnr": psnr(img, out), "ms_ssim": ms_ssim(img, out),
+                                  "enc_s": te, "dec_s": td})
+        log(f"{codec}: done")
+    return summarize(per_image, layer_stats, names, classical_codecs, max_bpp)
+
+
+def summarize(per_image: list[dict], layer_stats: dict, names: list[str], classical_codecs,
+              max_bpp: float) -> dict:
+    points = []
+    for codec in dict.fromkeys(r["codec"] for r in per_image):
+        rs = [r for r in per_image if r["codec"] == codec]
+        mss = [r["ms_ssim"] for r in rs if r["ms_ssim"] is not None]
+        points.append({"codec": codec.split("@")[0], "setting": codec.split("@")[1],
+                       "bpp": float(np.mean([r["bpp"] for r in rs])),
+                       "psnr": float(np.mean([r["psnr"] for r in rs])),
+                       "ms_ssim": float(np.mean(mss)) if mss else None,
+                       "enc_s": float(np.mean([r["enc_s"] for r in rs])),
+                       "dec_s": float(np.mean([r["dec_s"] for r in rs])), "images": len(rs)})
+    bd = {}
+    for name in names:
+        for c in classical_codecs:
+            for metric in ("psnr", "ms_ssim"):
+                ra, da = _curve([p for p in points if p["bpp"] <= max_bpp], c, metric)
+                rb, db = _curve(points, name, metric)
+                bd[f"{name} vs {c} ({metric})"] = bd_rate(ra, da, rb, db)
+    return {"points": points, "bd_rate_percent": bd, "layers": layer_stats,
+            "per_image": per_image}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
+        for codec in dict.fromkeys(p["codec"] for p in result["points"]):
+            r, d = _curve(result["points"], codec, metric)
+            if r:
+                ax.plot(r, d, "o-", label=codec)
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel("PSNR-RGB (dB)" if metric == "psnr" else "MS-SSIM")
+        ax.set_xlim(0, 1.6)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(folder: Path, models: list[str] | None, json_path: Path | None, plot_path: Path | None,
+         limit: int | None, classical_codecs: tuple[str, ...], device: str) -> dict:
+    res = bench_images(folder, models, classical_codecs, limit, device=device)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(res, indent=1))
+    if plot_path:
+        plot(res, plot_path)
+    return res
