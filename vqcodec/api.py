@@ -32,22 +32,52 @@ def _pick_device(device: str) -> str:
     return device
 
 
-def _image_to_tensor(img: np.ndarray, stride: int, device) -> torch.Tensor:
+def _check_image(img: np.ndarray) -> np.ndarray:
     if img.ndim == 2:
         img = img[:, :, None]
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (1, 3):
         raise CodecError(f"expected a uint8 image (H, W, 1|3), got {img.dtype} {img.shape}")
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)  # the model is RGB; grey comes back grey on decode
-    img = media.pad_to_multiple(img, stride)
-    return torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1)[None].float().to(device)
+    return img
+
+
+def _images_to_tensor(imgs: list[np.ndarray], stride: int, device) -> torch.Tensor:
+    """Stack images of one padded size into (B, 3, H, W) floats in [0, 1]."""
+    arrs = []
+    for img in imgs:
+        if img.shape[2] == 1:
+            img = np.repeat(img, 3, axis=2)  # the model is RGB; grey comes back grey on decode
+        arrs.append(media.pad_to_multiple(img, stride))
+    x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2)
+    return x.to(device).float() / 255
 
 
 def _tensor_to_image(y: torch.Tensor, geo: container.ImageGeometry) -> np.ndarray:
-    y = y[0, :, : geo.height, : geo.width].clamp(0, 1)
+    y = y[:, : geo.height, : geo.width].clamp(0, 1)
     if geo.channels == 1:
         y = y.mean(0, keepdim=True)
     return (y * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _groups(keys: list, budget: int, sizes: list[int]) -> list[list[int]]:
+    """Indices grouped by key, each group at most `budget` pixels (but at least one item)."""
+    by_key: dict = {}
+    for i, k in enumerate(keys):
+        by_key.setdefault(k, []).append(i)
+    out = []
+    for idx in by_key.values():
+        cur, tot = [], 0
+        for i in idx:
+            if cur and tot + sizes[i] > budget:
+                out.append(cur)
+                cur, tot = [], 0
+            cur.append(i)
+            tot += sizes[i]
+        out.append(cur)
+    return out
+
+
+# Pixels per network pass: bounds activation memory (about 1.5 GB at 4 MP for the small model).
+BATCH_PIXELS = 4 << 20
 
 
 @torch.no_grad()
@@ -55,7 +85,7 @@ def encode_codes(img: np.ndarray, model: LoadedModel) -> torch.Tensor:
     """HR-VQ indices (1, n, h, w) of an image."""
     codec = model.codec
     dev = next(codec.encoder.parameters()).device
-    x = _image_to_tensor(img, codec.stride, dev) / 255
+    x = _images_to_tensor([_check_image(img)], codec.stride, dev)
     return codec.quantizer.search(codec.encoder(x)).cpu()
 
 
@@ -65,29 +95,52 @@ def compress(img: np.ndarray, model: LoadedModel, layers: int | None = None) -> 
     Args:
         layers: store only the first `layers` HR-VQ layers (smaller file, coarser image).
     """
+    return compress_many([img], model, layers)[0]
+
+
+@torch.no_grad()
+def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
+                  batch_pixels: int = BATCH_PIXELS) -> list[bytes]:
+    """Compress several images; those of one padded size share network passes.
+
+    The bytes of each file are identical to compressing it alone (the prior is exact and
+    batch-invariant; the encoder is a per-image computation)."""
     codec = model.codec
     n = codec.num_layers if layers is None else layers
     if not 1 <= n <= codec.num_layers:
         raise CodecError(f"--layers must be between 1 and {codec.num_layers}, not {n}")
-    chans = 1 if img.ndim == 2 else img.shape[2]
-    codes = encode_codes(img, model)
-    _, _, h, w = codes.shape
-    pm = phase_map(h, w, codec.exact.phases)
-    streams, hashes = [], []
-    with torch.no_grad():
+    imgs = [_check_image(im) for im in imgs]
+    st = codec.stride
+    keys = [(-(-im.shape[0] // st), -(-im.shape[1] // st)) for im in imgs]
+    dev = next(codec.encoder.parameters()).device
+    out: list[bytes] = [b""] * len(imgs)
+    for grp in _groups(keys, batch_pixels, [im.shape[0] * im.shape[1] for im in imgs]):
+        x = _images_to_tensor([imgs[i] for i in grp], st, dev)
+        codes = codec.quantizer.search(codec.encoder(x)).cpu()
+        h, w = codes.shape[2:]
+        pm = phase_map(h, w, codec.exact.phases)
+        streams = [[] for _ in grp]
         for i in range(n):
-            enc = StreamEncoder()
+            encs = [StreamEncoder() for _ in grp]
             for p in range(codec.exact.phases):
-                probs = codec.exact.phase_probs(codes, i, p)[0].cpu().numpy()
-                enc.add(codes[0, i][pm == p].numpy(), probs)
-            streams.append(enc.finish())
-            hashes.append(container.code_hash(codes[0, i].numpy()))
-    f = container.VQCFile(
-        modality="image", model_name=model.name, model_id=model.model_id,
-        num_layers_model=codec.num_layers, codebook_size=codec.m,
-        geometry=container.ImageGeometry(width=img.shape[1], height=img.shape[0], channels=chans),
-        segment_size=0, segments=[container.Segment((h, w), streams, hashes)])
-    return container.pack(f)
+                probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
+                for b, enc in enumerate(encs):
+                    enc.add(codes[b, i][pm == p].numpy(), probs[b])
+            for b, enc in enumerate(encs):
+                streams[b].append(enc.finish())
+        for b, j in enumerate(grp):
+            im = imgs[j]
+            f = container.VQCFile(
+                modality="image", model_name=model.name, model_id=model.model_id,
+                num_layers_model=codec.num_layers, codebook_size=codec.m,
+                geometry=container.ImageGeometry(width=im.shape[1], height=im.shape[0],
+                                                 channels=im.shape[2]),
+                segment_size=0,
+                segments=[container.Segment((h, w), streams[b],
+                                            [container.code_hash(codes[b, i].numpy())
+                                             for i in range(n)])])
+            out[j] = container.pack(f)
+    return out
 
 
 def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
@@ -103,6 +156,25 @@ def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
                      "not installed; pass it with --model")
 
 
+def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
+    """Unpack and check a file against the model (modality, identity, latent geometry)."""
+    try:
+        f = container.unpack(data)
+    except container.ContainerError as e:
+        raise CodecError(str(e)) from None
+    if f.modality != "image":
+        raise CodecError(f"this is an {f.modality} file; this build decodes images only")
+    if model is not None:
+        if model.model_id != f.model_id:
+            raise CodecError(f"this file was made by model {f.model_name!r} (id "
+                             f"{f.model_id.hex()}), not by {model.name!r} (id "
+                             f"{model.model_id.hex()})")
+        st, geo = model.codec.stride, f.geometry
+        if f.segments[0].latent_shape != (-(-geo.height // st), -(-geo.width // st)):
+            raise CodecError("latent grid does not match the image size for this model")
+    return f
+
+
 def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None = None,
                device: str = "cpu") -> np.ndarray:
     """Decompress .vqc bytes to a uint8 image (H, W, C).
@@ -111,41 +183,51 @@ def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None
         model: the model that made the file; found among the shipped models when None.
         layers: decode only the first `layers` stored layers.
     """
-    try:
-        f = container.unpack(data)
-    except container.ContainerError as e:
-        raise CodecError(str(e)) from None
-    if f.modality != "image":
-        raise CodecError(f"this is an {f.modality} file; this build decodes images only")
     if model is None:
-        model = _find_model_for(f, _pick_device(device))
-    elif model.model_id != f.model_id:
-        raise CodecError(f"this file was made by model {f.model_name!r} (id {f.model_id.hex()}), "
-                         f"not by {model.name!r} (id {model.model_id.hex()})")
+        model = _find_model_for(_parse(data, None), _pick_device(device))
+    return decompress_many([data], model, layers)[0]
+
+
+@torch.no_grad()
+def decompress_many(datas: list[bytes], model: LoadedModel, layers: int | None = None,
+                    batch_pixels: int = BATCH_PIXELS) -> list[np.ndarray]:
+    """Decompress several files made by `model`; files of one latent size and layer count share
+    network passes. Raises CodecError for the first bad file (callers wanting per-file errors
+    call it per file)."""
     codec = model.codec
-    k = f.num_layers if layers is None else min(layers, f.num_layers)
-    seg = f.segments[0]
-    h, w = seg.latent_shape
-    geo = f.geometry
-    if (h, w) != (-(-geo.height // codec.stride), -(-geo.width // codec.stride)):
-        raise CodecError("latent grid does not match the image size for this model")
-    pm = phase_map(h, w, codec.exact.phases)
-    codes = torch.zeros(1, k, h, w, dtype=torch.long)
-    with torch.no_grad():
+    files = [_parse(d, model) for d in datas]
+    ks = [f.num_layers if layers is None else min(layers, f.num_layers) for f in files]
+    keys = [(f.segments[0].latent_shape, k) for f, k in zip(files, ks, strict=True)]
+    sizes = [f.geometry.width * f.geometry.height for f in files]
+    out: list[np.ndarray] = [np.zeros(0)] * len(files)
+    dev = next(codec.decoder.parameters()).device
+    for grp in _groups(keys, batch_pixels, sizes):
+        (h, w), k = keys[grp[0]]
+        pm = phase_map(h, w, codec.exact.phases)
+        codes = torch.zeros(len(grp), k, h, w, dtype=torch.long)
         for i in range(k):
-            try:
-                dec = StreamDecoder(seg.streams[i])
-                for p in range(codec.exact.phases):
-                    probs = codec.exact.phase_probs(codes, i, p)[0].cpu().numpy()
-                    codes[0, i][pm == p] = torch.from_numpy(dec.decode(probs))
-            except StreamError as e:
-                raise CodecError(f"layer {i + 1}: {e}") from None
-            if container.code_hash(codes[0, i].numpy()) != seg.code_hashes[i]:
-                raise CodecError(f"layer {i + 1} decoded to different indices than were encoded "
-                                 "(corrupt file, or a prior that differs from the encoder's)")
-        dev = next(codec.decoder.parameters()).device
+            decs = []
+            for j in grp:
+                try:
+                    decs.append(StreamDecoder(files[j].segments[0].streams[i]))
+                except StreamError as e:
+                    raise CodecError(f"layer {i + 1}: {e}") from None
+            for p in range(codec.exact.phases):
+                probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
+                for b, dec in enumerate(decs):
+                    try:
+                        codes[b, i][pm == p] = torch.from_numpy(dec.decode(probs[b]))
+                    except StreamError as e:
+                        raise CodecError(f"layer {i + 1}: {e}") from None
+            for b, j in enumerate(grp):
+                if container.code_hash(codes[b, i].numpy()) != files[j].segments[0].code_hashes[i]:
+                    raise CodecError(f"layer {i + 1} decoded to different indices than were "
+                                     "encoded (corrupt file, or a prior that differs from the "
+                                     "encoder's)")
         y = codec.decoder(codec.quantizer.decode_codes(codes.to(dev)))
-    return _tensor_to_image(y, geo)
+        for b, j in enumerate(grp):
+            out[j] = _tensor_to_image(y[b], files[j].geometry)
+    return out
 
 
 def info(data: bytes) -> dict:
@@ -202,5 +284,5 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
     return info(data)
 
 
-__all__ = ["CodecError", "ModelError", "compress", "decompress", "compress_file",
-           "decompress_file", "info", "encode_codes"]
+__all__ = ["CodecError", "ModelError", "compress", "compress_many", "decompress",
+           "decompress_many", "compress_file", "decompress_file", "info", "encode_codes"]
