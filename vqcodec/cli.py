@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -175,8 +176,13 @@ def train(
         _fail(f"no such folder: {data}")
     if (out_dir / "config.json").exists() and not resume and not _force_ok(out_dir):
         _fail(f"{out_dir} already holds a model (use another --out, or --resume)")
-    cols = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}")]
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size, device,
+                               resume, name, seed, None, echo=lambda s: None))
+        return
+    cols = [TextColumn("{task.description}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}")]
     with Progress(*cols, console=err, transient=False) as bar:
         tasks: dict[int, int] = {}
 

@@ -127,6 +127,9 @@ class Prior(nn.Module):
         self.nets = nn.ModuleList(LayerPrior((i + 1) * m + 1, m, width, blocks)
                                   for i in range(num_layers))
 
+    def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+        return self.loss(codes)
+
     def loss(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         """Mean bits per index over all layers, and bits per index of each layer.
 

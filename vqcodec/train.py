@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -22,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import media
 from .models import Codec, save_model
@@ -49,6 +53,33 @@ def pick_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but no CUDA device is available")
     return torch.device(device)
+
+
+def init_distributed(dev: torch.device) -> tuple[int, int, torch.device]:
+    """Join the process group when started by torchrun (RANK/WORLD_SIZE set); (rank, world, device).
+
+    gloo on CPU, nccl on GPU; multi-node works through torchrun's own rendezvous flags."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, dev
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), dev
+
+
+class Stage1(nn.Module):
+    """Encoder -> HR-VQ -> decoder as one module, so DDP can wrap the whole stage-1 forward."""
+
+    def __init__(self, codec: Codec):
+        super().__init__()
+        self.encoder, self.quantizer, self.decoder = codec.encoder, codec.quantizer, codec.decoder
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor):
+        zq, vq_loss, _ = self.quantizer(self.encoder(x), keep)
+        return self.decoder(zq), vq_loss
 
 
 def find_images(folder: Path) -> list[Path]:
@@ -147,12 +178,15 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     hp["steps"] = steps if steps is not None else hp["steps"]
     hp["prior_steps"] = prior_steps if prior_steps is not None else hp["prior_steps"]
     hp["batch_size"] = batch_size if batch_size is not None else hp["batch_size"]
-    dev = pick_device(device)
+    rank, world, dev = init_distributed(pick_device(device))
+    main = rank == 0
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
-    log = Logger(out / "train_log.jsonl", echo)
-    torch.manual_seed(seed)
-    random.seed(seed)
+    log = Logger(out / "train_log.jsonl", echo) if main else Logger(Path(os.devnull), lambda s: None)
+    if not main:
+        progress = None
+    torch.manual_seed(seed)  # the same initial weights on every rank (DDP also broadcasts them)
+    random.seed(seed + rank)
 
     files = find_images(data)
     if len(files) < 2:
@@ -162,12 +196,15 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     rng.shuffle(shuffled)
     n_val = max(1, len(files) // 20)
     val_files, train_files = shuffled[:n_val], shuffled[n_val:]
+    if len(train_files) < world:
+        raise ValueError(f"{len(train_files)} training images cannot be shared by {world} ranks")
+    my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
     config.update(modality="image", in_channels=3, beta=0.25, name=name or out.name,
                   training={"preset": preset, "data": str(data), "steps": hp["steps"],
                             "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
-                            "crop": hp["crop"], "device": dev.type,
+                            "crop": hp["crop"], "device": dev.type, "world_size": world,
                             "train_files": len(train_files), "val_files": len(val_files)})
     codec = Codec(config).to(dev)
     state = {"stage": 1, "step": 0}
@@ -189,6 +226,8 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
         (opt1 if state["stage"] == 1 else opt2).load_state_dict(ck["opt"])
 
     def save_ckpt(stage: int, step: int, opt) -> None:
+        if not main:
+            return
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"config": config, "model": codec.state_dict(), "opt": opt.state_dict(),
                     "stage": stage, "step": step}, tmp)
@@ -197,29 +236,34 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     # -- stage 1: autoencoder + quantizer -----------------------------------------------------
     if state["stage"] == 1:
         t0 = time.time()
-        pool = load_crops(train_files, hp["crop"], hp["crops_per_image"], seed, log.say)
+        torch.manual_seed(seed + 1000 * rank)  # different batches on each rank
+        pool = load_crops(my_files, hp["crop"], hp["crops_per_image"], seed + rank, log.say)
         val = load_crops(val_files, hp["crop"], 4, seed + 1, log.say)
         log.say(f"stage 1: {len(pool)} train crops, {len(val)} val crops of {hp['crop']}px, "
                 f"{hp['steps']} steps on {dev.type}")
         codec.train()
         n = codec.num_layers
+        stage1 = Stage1(codec)
+        model1 = DDP(stage1) if world > 1 else stage1
         for step in range(state["step"], hp["steps"]):
             for g in opt1.param_groups:
                 g["lr"] = _lr(step, hp["steps"], hp["lr"])
             x = batch_from(pool, hp["batch_size"], dev)
             keep = torch.randint(1, n + 1, (len(x),), device=dev)
             keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
-            z = codec.encoder(x)
-            zq, vq_loss, _ = codec.quantizer(z, keep)
-            y = codec.decoder(zq)
+            y, vq_loss = model1(x, keep)
             mse = F.mse_loss(y, x)
             loss = mse + vq_loss
             opt1.zero_grad(set_to_none=True)
             loss.backward()
             opt1.step()
             if step % 25 == 0:
-                codec.quantizer.revive_dead()
-            if step % 50 == 0 or step == hp["steps"] - 1:
+                if main:
+                    codec.quantizer.revive_dead()
+                if world > 1:  # rank 0 decided; every rank takes its codebooks
+                    for cb in codec.quantizer.codebooks:
+                        dist.broadcast(cb.data, 0)
+            if main and (step % 50 == 0 or step == hp["steps"] - 1):
                 stats = codec.quantizer.stats()
                 rec = {"stage": 1, "step": step, "loss": round(loss.item(), 6),
                        "psnr_mixed": round(psnr(mse.item()), 3),
@@ -240,12 +284,13 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     codec.eval()
     for p in ae_params:
         p.requires_grad_(False)
-    codes = extract_codes(codec, train_files, hp, seed + 2, dev, log.say)
+    codes = extract_codes(codec, my_files, hp, seed + 2 + rank, dev, log.say)
     val_codes = extract_codes(codec, val_files, dict(hp, crops_per_image=4), seed + 3, dev,
                               log.say)
     log.say(f"stage 2: prior on {len(codes)} code grids {tuple(codes.shape[1:])}, "
             f"{hp['prior_steps']} steps")
     codec.prior.train()
+    model2 = DDP(codec.prior) if world > 1 else codec.prior
     t0 = time.time()
     pbs = max(4, hp["batch_size"] // 2)
     for step in range(state["step"], hp["prior_steps"]):
@@ -254,11 +299,11 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
         c = codes[torch.randint(0, len(codes), (pbs,))].to(dev)
         if random.random() < 0.5:
             c = c.flip(3)
-        loss, per_layer = codec.prior.loss(c)
+        loss, per_layer = model2(c)
         opt2.zero_grad(set_to_none=True)
         loss.backward()
         opt2.step()
-        if step % 50 == 0 or step == hp["prior_steps"] - 1:
+        if main and (step % 50 == 0 or step == hp["prior_steps"] - 1):
             rec = {"stage": 2, "step": step, "bits": round(loss.item(), 4),
                    "bits_per_layer": [round(b, 3) for b in per_layer],
                    "sec": round(time.time() - t0, 1)}
@@ -268,7 +313,12 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
         if (step + 1) % 500 == 0:
             save_ckpt(2, step + 1, opt2)
 
-    # -- export: integer prior, fingerprint, model folder --------------------------------------
+    # -- export: integer prior, fingerprint, model folder (rank 0) ------------------------------
+    if world > 1:
+        dist.barrier()
+        if not main:
+            dist.destroy_process_group()
+            return out
     codec.prior.eval()
     tensors = {k: v.cpu() for k, v in export_integer(codec.prior).items()}
     p = config["prior"]
@@ -282,6 +332,8 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     save_model(codec, out, tensors, exact.fingerprint())
     log({"event": "done", "val_prior_bits_per_layer": val_bits})
     log.say(f"model written to {out}")
+    if world > 1:
+        dist.destroy_process_group()
     return out
 
 
