@@ -50,5 +50,5 @@ def other_model(image_folder, tmp_path_factory) -> Path:
 @pytest.fixture
 def photo(tmp_path) -> Path:
     p = tmp_path / "photo.png"
-    Image.fromarray(synthetic_image(70, 90, 42)).save(p)
+    Image.fromarray(synthetic_image(70, 90, 3)).save(p)  # like the training images, other size
     return p

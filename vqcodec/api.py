@@ -144,7 +144,7 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
 
 
 def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
-    """The shipped model whose identity the file records."""
+    """The shipped model whose identity the file (or its header) records."""
     for info_ in list_models():
         p = Path(info_["path"])
         try:
@@ -154,6 +154,15 @@ def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
             continue
     raise CodecError(f"this file needs model {f.model_name!r} (id {f.model_id.hex()}), which is "
                      "not installed; pass it with --model")
+
+
+def _read_header(path: Path) -> container.VQCFile:
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)  # the header of any sane file fits; read_header checks the rest
+    try:
+        return container.read_header(head)
+    except container.ContainerError as e:
+        raise CodecError(str(e)) from None
 
 
 def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
@@ -284,5 +293,93 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
     return info(data)
 
 
+# -- folders -------------------------------------------------------------------------------------
+def _image_group_key(stride: int):
+    def key(it) -> tuple:
+        from PIL import Image
+
+        with Image.open(it.src) as im:  # header only: cheap
+            w, h = im.size
+        return (-(-h // stride), -(-w // stride))
+    return key
+
+
+def folder_job(src_root: Path, dst_root: Path, compressing: bool,
+               model: str | Path | LoadedModel | None = None, layers: int | None = None,
+               force: bool = False, shard: str | None = None, batch_size: int = 8,
+               device: str = "auto", progress=None):
+    """Compress (or decompress) every file of a folder tree into a mirrored tree.
+
+    Outputs that are already complete are skipped (resume), each failure is recorded with its
+    reason and never stops the run, files of one size share network passes, and `shard`
+    ("i/N", or RANK/WORLD_SIZE from the environment) picks a deterministic subset.
+
+    Args:
+        progress: optional (total) -> callback(FileResult), for a progress display.
+
+    Returns:
+        batch.Summary (its exit_code is 1 if any file failed).
+    """
+    import time
+    import warnings
+
+    from . import batch
+
+    t0 = time.time()
+    items, done_already, ignored = batch.plan(src_root, dst_root, compressing, force, shard)
+    dev = _pick_device(device)
+    models: dict[bytes, LoadedModel] = {}
+
+    def get_model(head: container.VQCFile | None = None) -> LoadedModel:
+        """The given model, else the shipped one a file's header names (loaded once each)."""
+        if isinstance(model, LoadedModel):
+            return model
+        key = b"given" if model is not None or head is None else head.model_id
+        if key not in models:
+            models[key] = (load_model(model, dev) if key == b"given"
+                           else _find_model_for(head, dev))
+        return models[key]
+
+    def compress_chunk(chunk):
+        lm = get_model()
+        res: list = [None] * len(chunk)
+        imgs = []
+        for i, it in enumerate(chunk):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", media.MediaWarning)
+                    imgs.append((i, media.load_image(it.src)))
+            except media.MediaError as e:
+                res[i] = (0, str(e))
+        datas = compress_many([im for _, im in imgs], lm, layers) if imgs else []
+        for (i, _), data in zip(imgs, datas, strict=True):
+            atomic_write_bytes(chunk[i].dst, data)
+            res[i] = (len(data), None)
+        return res
+
+    def decompress_chunk(chunk):
+        datas = [it.src.read_bytes() for it in chunk]
+        lm = get_model(_read_header(chunk[0].src))
+        outs = decompress_many(datas, lm, layers)
+        res = []
+        for it, img in zip(chunk, outs, strict=True):
+            media.save_image(img, it.dst)
+            res.append((it.dst.stat().st_size, None))
+        return res
+
+    if compressing:
+        key = _image_group_key(get_model().codec.stride) if items else None
+    else:
+        def key(it):
+            head = _read_header(it.src)
+            return (head.model_id, head.segments[0].latent_shape, head.num_layers)
+    cb = progress(len(items)) if progress else None
+    results = batch.run(items, compress_chunk if compressing else decompress_chunk, key,
+                        batch_size, cb)
+    index, count = batch.parse_shard(shard)
+    return batch.summarize(done_already + results, ignored, time.time() - t0, (index, count))
+
+
 __all__ = ["CodecError", "ModelError", "compress", "compress_many", "decompress",
-           "decompress_many", "compress_file", "decompress_file", "info", "encode_codes"]
+           "decompress_many", "compress_file", "decompress_file", "info", "encode_codes",
+           "folder_job"]

@@ -63,20 +63,72 @@ def _default_output(src: Path, compressing: bool) -> Path:
     return src.with_name(name if Path(name).suffix else name + ".png")
 
 
+ShardOpt = typer.Option(None, "--shard", help="Folders: process shard i/N only (deterministic, "
+                                               "disjoint). Default: RANK/WORLD_SIZE if set.")
+BatchOpt = typer.Option(8, "--batch-size", min=1, help="Folders: files per network pass.")
+JsonOpt = typer.Option(False, "--json", help="Folders: print the summary as JSON.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Folders: no progress bar or table.")
+
+
+def _folder(input: Path, output: Path | None, compressing: bool, model, layers, force, shard,
+            batch_size, device, as_json, quiet) -> None:
+    """A folder in, a mirrored folder out; exit 1 if any file failed."""
+    from . import api, batch
+
+    if output is None:
+        _fail("a folder input needs -o OUTPUT_FOLDER")
+    if quiet or as_json:
+        summary = _run(lambda: api.folder_job(input, output, compressing, model, layers, force,
+                                              shard, batch_size, device))
+    else:
+        bars: list = []
+
+        def progress(total: int):
+            ctx = batch.progress_bar(err, total)
+            bars.append(ctx)
+            return ctx.__enter__()[1]
+
+        try:
+            summary = _run(lambda: api.folder_job(input, output, compressing, model, layers, force,
+                                                  shard, batch_size, device, progress))
+        finally:
+            for ctx in bars:
+                ctx.__exit__(None, None, None)
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
+    elif not quiet:
+        batch.render(summary, out)
+    elif summary.failed:
+        for rel, why in summary.failures:
+            err.print(f"FAILED {rel}: {why}", highlight=False, markup=False)
+    raise typer.Exit(summary.exit_code)
+
+
 @app.command()
 def compress(
-    input: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, BMP, TIFF)."),
+    input: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, BMP, TIFF), or a folder "
+                                           "(recursive; each a/b.png becomes a/b.png.vqc)."),
     output: Path | None = typer.Option(None, "--output", "-o",
-                                          help="Output .vqc file. Default: INPUT.vqc"),
+                                       help="Output .vqc file (default: INPUT.vqc), or output "
+                                            "folder for a folder input."),
     model: str | None = ModelOpt,
     layers: int | None = typer.Option(None, "--layers", "-l", min=1,
                                          help="Store only the first K layers: smaller, coarser."),
     force: bool = ForceOpt,
     device: str = DeviceOpt,
+    shard: str | None = ShardOpt,
+    batch_size: int = BatchOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
-    """Compress an image into a .vqc file."""
+    """Compress an image (or a folder of them) into .vqc files.
+
+    Folders: complete outputs are kept (rerun to resume), failures are listed and give exit 1."""
     from . import api
 
+    if input.is_dir():
+        _folder(input, output, True, model, layers, force, shard, batch_size, device, as_json,
+                quiet)
     dst = output or _default_output(input, True)
     t = time.time()
     res = _run(lambda: api.compress_file(input, dst, model, layers, force, device))
@@ -86,10 +138,11 @@ def compress(
 
 @app.command()
 def decompress(
-    input: Path = typer.Argument(..., help="A .vqc file."),
+    input: Path = typer.Argument(..., help="A .vqc file, or a folder of them."),
     output: Path | None = typer.Option(None, "--output", "-o",
-                                          help="Output image; its extension picks the format. "
-                                               "Default: INPUT without .vqc (or .png)."),
+                                       help="Output image; its extension picks the format. "
+                                            "Default: INPUT without .vqc (or .png). For a "
+                                            "folder: the output folder."),
     model: str | None = typer.Option(None, "--model", "-m",
                                         help="Model folder or name; default: the shipped model "
                                              "the file was made with."),
@@ -97,10 +150,17 @@ def decompress(
                                          help="Decode only the first K stored layers."),
     force: bool = ForceOpt,
     device: str = DeviceOpt,
+    shard: str | None = ShardOpt,
+    batch_size: int = BatchOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
-    """Decompress a .vqc file back to an image."""
+    """Decompress a .vqc file (or a folder of them) back to images."""
     from . import api
 
+    if input.is_dir():
+        _folder(input, output, False, model, layers, force, shard, batch_size, device, as_json,
+                quiet)
     dst = output or _default_output(input, False)
     t = time.time()
     res = _run(lambda: api.decompress_file(input, dst, model, layers, force, device))

@@ -25,7 +25,7 @@ from torch import nn
 
 from .autoencoder import Decoder2d, Encoder2d
 from .prior import ExactPrior, Prior
-from .quantizer import HRVQ
+from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
@@ -59,7 +59,8 @@ class Codec(nn.Module):
             raise ModelError(f"unsupported modality {c['modality']!r}")
         self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"])
         self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"])
-        self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"])
+        self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
+                              c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE))
         p = c["prior"]
         self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"], p["phases"])
         self.exact: ExactPrior | None = None

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 # A codeword whose running usage (EMA of counts per batch) stays below DEAD_USAGE is dead: with
-# decay 0.97 that is about 150 batches without a single assignment.
+# decay 0.97 that is about 150 batches without a single assignment. Short runs need a shorter
+# memory (the tiny preset uses 0.8 / 0.05: about 14 batches).
 USAGE_DECAY = 0.97
 DEAD_USAGE = 0.01
 
@@ -43,9 +44,11 @@ class HRVQ(nn.Module):
         beta: commitment weight of the paper's loss.
     """
 
-    def __init__(self, dim: int, codebook_size: int, num_layers: int, beta: float = 0.25):
+    def __init__(self, dim: int, codebook_size: int, num_layers: int, beta: float = 0.25,
+                 usage_decay: float = USAGE_DECAY, dead_usage: float = DEAD_USAGE):
         super().__init__()
         self.dim, self.m, self.n, self.beta = dim, codebook_size, num_layers, beta
+        self.usage_decay, self.dead_usage = usage_decay, dead_usage
         # Layer i (0-based) holds m^i codebooks of m words: shape (m^i, m, D). Deeper layers quantize
         # smaller residuals, so they start smaller.
         self.codebooks = nn.ParameterList(
@@ -150,18 +153,19 @@ class HRVQ(nn.Module):
     @torch.no_grad()
     def _track(self, i: int, leaf: torch.Tensor, residual: torch.Tensor, path: torch.Tensor) -> None:
         counts = torch.bincount(leaf, minlength=self.m ** (i + 1)).float()
-        self.usage(i).mul_(USAGE_DECAY).add_(counts, alpha=1 - USAGE_DECAY)
+        self.usage(i).mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
         self._last = getattr(self, "_last", {})
         self._last[i] = (residual, path)
 
     @torch.no_grad()
-    def revive_dead(self, threshold: float = DEAD_USAGE) -> list[int]:
+    def revive_dead(self, threshold: float | None = None) -> list[int]:
         """Restart dead codewords on residuals routed to their codebook in the last batch.
 
         A codeword is dead when its running usage falls below `threshold` (an EMA of per-batch
         counts). Only codebooks that received vectors are touched: an unused codebook is unused
         because its parent is, and reviving its words would not help. Returns the count per layer.
         """
+        threshold = self.dead_usage if threshold is None else threshold
         revived = []
         for i in range(self.n):
             last = getattr(self, "_last", {}).get(i)
@@ -195,7 +199,7 @@ class HRVQ(nn.Module):
             u = self.usage(i)
             p = u / u.sum().clamp_min(1e-9)
             ent = -(p * p.clamp_min(1e-12).log()).sum()
-            out.append({"perplexity": float(ent.exp()), "dead": int((u < DEAD_USAGE).sum()),
+            out.append({"perplexity": float(ent.exp()), "dead": int((u < self.dead_usage).sum()),
                         "codewords": u.numel()})
         return out
 

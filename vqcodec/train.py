@@ -36,6 +36,7 @@ PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
     "tiny": dict(channels=[16, 32], latent_dim=16, res_blocks=1, codebook_size=4, num_layers=2,
                  prior=dict(width=16, blocks=1, phases=2),
+                 usage_decay=0.8, dead_usage=0.05, recon_weight=10.0,
                  crop=32, batch_size=8, steps=400, prior_steps=100, prior_crop=32, lr=3e-3,
                  crops_per_image=4),
     # The default for `vqcodec train` and the first shipped photo model.
@@ -201,10 +202,12 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
+    config.update({k: hp[k] for k in ("usage_decay", "dead_usage") if k in hp})
     config.update(modality="image", in_channels=3, beta=0.25, name=name or out.name,
                   training={"preset": preset, "data": str(data), "steps": hp["steps"],
                             "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
                             "crop": hp["crop"], "device": dev.type, "world_size": world,
+                            "recon_weight": hp.get("recon_weight", 1.0),
                             "train_files": len(train_files), "val_files": len(val_files)})
     codec = Codec(config).to(dev)
     state = {"stage": 1, "step": 0}
@@ -253,7 +256,7 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
             keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
             y, vq_loss = model1(x, keep)
             mse = F.mse_loss(y, x)
-            loss = mse + vq_loss
+            loss = hp.get("recon_weight", 1.0) * mse + vq_loss
             opt1.zero_grad(set_to_none=True)
             loss.backward()
             opt1.step()

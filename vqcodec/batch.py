@@ -1,0 +1,371 @@
+"""Folder-in, folder-out batch jobs: discovery, sharding across machines, resume, summary.
+
+Generic on purpose (no torch here): the caller passes a ``process`` function that codes a group
+of items. Outputs are written atomically by that function, so an existing output is either
+complete or was damaged by something else; ``is_complete`` checks it either way, which is
+what makes a rerun resume instead of redo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from . import container
+from .media import modality_of
+
+VQC_EXT = ".vqc"
+DEFAULT_DECODED_EXT = ".png"
+# Temporary files of files.atomic_path: ".NAME.<8 hex>.tmp[.EXT]"; group 1 is NAME.
+_TEMP_RE = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
+
+
+@dataclass
+class Item:
+    rel: Path  # relative to the input root
+    src: Path  # absolute input path
+    dst: Path  # absolute output path
+    size: int  # input bytes
+
+
+@dataclass
+class FileResult:
+    rel: str
+    status: str  # "done" | "skipped" | "failed"
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Summary:
+    files: int  # done + skipped + failed
+    done: int
+    skipped: int
+    failed: int
+    ignored: int  # not media by extension
+    bytes_in: int  # of the done files only, so that the ratio describes this run's work
+    bytes_out: int
+    seconds: float
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    shard: tuple[int, int] = (0, 1)
+
+    def ratio(self) -> float:
+        return self.bytes_in / self.bytes_out if self.bytes_out else 0.0
+
+    def files_per_second(self) -> float:
+        return (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["failures"] = [{"path": p, "error": e} for p, e in self.failures]
+        d["shard"] = list(self.shard)
+        d["ratio"] = self.ratio()
+        d["files_per_second"] = self.files_per_second()
+        d["exit_code"] = self.exit_code
+        return d
+
+
+def output_name(rel: Path, compressing: bool) -> Path:
+    """a/b.png <-> a/b.png.vqc; a .vqc without a media name inside decodes to NAME.png."""
+    rel = Path(rel)
+    if compressing:
+        return rel.with_name(rel.name + VQC_EXT)
+    stem = rel.name[: -len(VQC_EXT)] if rel.name.lower().endswith(VQC_EXT) else rel.name
+    if not stem or modality_of(Path(stem)) is None:
+        stem += DEFAULT_DECODED_EXT
+    return rel.with_name(stem)
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(".") and (".tmp." in name or name.endswith(".tmp"))
+
+
+def _wanted(name: str, compressing: bool) -> bool:
+    if compressing:
+        return modality_of(Path(name)) is not None
+    return name.lower().endswith(VQC_EXT)
+
+
+def discover(root: Path, compressing: bool, exclude: Path | None = None) -> tuple[list[Path], int]:
+    """Sorted relative paths of the inputs under root, and how many other files were ignored."""
+    root = Path(root)
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found: list[Path] = []
+    ignored = 0
+    # os.walk does not follow symlinked folders, so a link cycle cannot make this run forever.
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if skip is not None:
+            dirnames[:] = [d for d in dirnames if (here / d).resolve() != skip]
+        dirnames.sort()
+        for name in filenames:
+            if _is_temp(name):
+                continue
+            if _wanted(name, compressing):
+                found.append((here / name).relative_to(root))
+            else:
+                ignored += 1
+    found.sort(key=lambda p: p.as_posix())
+    return found, ignored
+
+
+def _shard_of(rel: Path, count: int) -> int:
+    return zlib.crc32(Path(rel).as_posix().encode("utf-8")) % count
+
+
+def shard(rels: list[Path], index: int, count: int) -> list[Path]:
+    """The paths of shard index/count; depends only on each path, so every machine agrees."""
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: need count >= 1 and 0 <= index < count")
+    return [r for r in rels if _shard_of(r, count) == index]
+
+
+def _shard_pair(index: str, count: str, what: str) -> tuple[int, int]:
+    i, n = index.strip(), count.strip()
+    if not (i.isdigit() and n.isdigit()):
+        raise ValueError(f"bad shard {what}: expected two non-negative integers 'INDEX/COUNT'")
+    pair = int(i), int(n)
+    if pair[1] < 1 or pair[0] >= pair[1]:
+        raise ValueError(f"bad shard {what}: need COUNT >= 1 and 0 <= INDEX < COUNT")
+    return pair
+
+
+def parse_shard(spec: str | None, env: Mapping[str, str] = os.environ) -> tuple[int, int]:
+    """'i/N' -> (i, N); None -> RANK/WORLD_SIZE, else SLURM_PROCID/SLURM_NTASKS, else (0, 1)."""
+    if spec is not None:
+        parts = spec.split("/")
+        if len(parts) != 2:
+            raise ValueError(f"bad shard {spec!r}: expected 'INDEX/COUNT', e.g. '0/4'")
+        return _shard_pair(parts[0], parts[1], repr(spec))
+    for rank, world in (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS")):
+        if rank in env or world in env:
+            if rank not in env or world not in env:
+                raise ValueError(f"{rank} and {world} must be set together (or pass a shard)")
+            return _shard_pair(env[rank], env[world], f"from {rank}={env[rank]!r} {world}={env[world]!r}")
+    return 0, 1
+
+
+def is_complete(dst: Path, compressing: bool) -> bool:
+    """True if dst exists and reads back completely (a partial or corrupt output is redone)."""
+    dst = Path(dst)
+    if not dst.is_file():
+        return False
+    try:
+        if compressing:
+            container.unpack(dst.read_bytes())
+        elif modality_of(dst) == "audio":
+            import soundfile  # lazy: only decompressed audio needs it
+
+            soundfile.read(str(dst))
+        else:
+            from PIL import Image
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    with Image.open(dst) as img:
+                        img.load()
+                except Image.DecompressionBombError:
+                    # Header read fine; decoding a huge image only to check it is not worth it,
+                    # and our outputs are written atomically anyway.
+                    return True
+    except Exception:
+        return False
+    return True
+
+
+def clean_stale_temps(items: list[Item]) -> int:
+    """Delete temp files left (by kill -9) beside these items' outputs; returns the count.
+
+    Only temps whose target is one of our outputs: other shards may be writing in the same folders.
+    """
+    targets = {it.dst for it in items}
+    removed = 0
+    for folder in sorted({it.dst.parent for it in items}):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            m = _TEMP_RE.match(name)
+            if m and folder / m.group(1) in targets:
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+                    removed += 1
+    return removed
+
+
+def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
+         shard_spec: str | None = None) -> tuple[list[Item], list[FileResult], int]:
+    """Items to code, results for outputs already complete (skipped) or unusable, ignored count."""
+    src_root, dst_root = Path(src_root).absolute(), Path(dst_root).absolute()
+    if not src_root.is_dir():
+        raise ValueError(f"input folder not found: {src_root}")
+    if src_root.resolve() == dst_root.resolve():
+        raise ValueError("output folder must differ from the input folder")
+    index, count = parse_shard(shard_spec)
+    rels, ignored = discover(src_root, compressing, exclude=dst_root)
+    # Name clashes (a/x.vqc and a/x.png.vqc) are found on the full list so every shard agrees.
+    owner: dict[Path, Path] = {}
+    for rel in rels:
+        owner.setdefault(output_name(rel, compressing), rel)
+    items: list[Item] = []
+    results: list[FileResult] = []
+    for rel in shard(rels, index, count):
+        try:
+            size = (src_root / rel).stat().st_size
+        except OSError:
+            size = 0  # e.g. a broken symlink; process() will report the real error
+        out = output_name(rel, compressing)
+        if owner[out] != rel:
+            results.append(FileResult(rel.as_posix(), "failed", size, 0, 0.0,
+                                      f"output {out.as_posix()} is also the output of "
+                                      f"{owner[out].as_posix()}; rename one of them"))
+            continue
+        items.append(Item(rel, src_root / rel, dst_root / out, size))
+    clean_stale_temps(items)
+    todo: list[Item] = []
+    for it in items:
+        if not force and is_complete(it.dst, compressing):
+            results.append(FileResult(it.rel.as_posix(), "skipped", it.size, it.dst.stat().st_size, 0.0))
+        else:
+            todo.append(it)
+    return todo, results, ignored
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _groups(items: list[Item], group_key: Callable[[Item], object] | None,
+            batch_size: int) -> Iterator[list[Item]]:
+    buckets: dict[object, list[Item]] = {}
+    for it in items:
+        try:
+            key = group_key(it) if group_key is not None else None
+        except Exception:
+            key = object()  # alone in its group: process() will report why it is unreadable
+        buckets.setdefault(key, []).append(it)
+    for bucket in buckets.values():
+        for i in range(0, len(bucket), batch_size):
+            yield bucket[i : i + batch_size]
+
+
+def run(items: list[Item], process: Callable[[list[Item]], list[tuple[int, str | None]]],
+        group_key: Callable[[Item], object] | None = None, batch_size: int = 8,
+        progress: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+    """Code items in groups of at most batch_size; failures are recorded, never fatal.
+
+    If process() raises for a group, each item of it is retried alone, so one bad file does not
+    fail its neighbours. KeyboardInterrupt is not caught (outputs are atomic).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    results: list[FileResult] = []
+
+    def record(it: Item, out: int, err: str | None, seconds: float) -> None:
+        r = FileResult(it.rel.as_posix(), "failed" if err is not None else "done", it.size,
+                       0 if err is not None else int(out), seconds, err)
+        results.append(r)
+        if progress is not None:
+            progress(r)
+
+    def attempt(group: list[Item]) -> None:
+        t0 = time.perf_counter()
+        try:
+            outs = process(group)
+            if len(outs) != len(group):
+                raise RuntimeError(f"process returned {len(outs)} results for {len(group)} items")
+        except Exception as e:
+            if len(group) > 1:
+                for it in group:
+                    attempt([it])
+            else:
+                record(group[0], 0, _one_line(e), time.perf_counter() - t0)
+            return
+        each = (time.perf_counter() - t0) / len(group)
+        for it, (out, err) in zip(group, outs, strict=True):
+            record(it, out, None if err is None else (" ".join(str(err).split()) or "failed"), each)
+
+    for group in _groups(items, group_key, batch_size):
+        attempt(group)
+    return results
+
+
+def summarize(results: list[FileResult], ignored: int, seconds: float,
+              shard: tuple[int, int] = (0, 1)) -> Summary:
+    done = [r for r in results if r.status == "done"]
+    failed = sorted((r for r in results if r.status == "failed"), key=lambda r: r.rel)
+    return Summary(
+        files=len(results), done=len(done), skipped=sum(r.status == "skipped" for r in results),
+        failed=len(failed), ignored=ignored, bytes_in=sum(r.bytes_in for r in done),
+        bytes_out=sum(r.bytes_out for r in done), seconds=seconds,
+        failures=[(r.rel, r.error or "failed") for r in failed], shard=(shard[0], shard[1]),
+    )
+
+
+def render(summary: Summary, console: Console) -> None:
+    s = summary
+    title = "batch" if s.shard[1] == 1 else f"batch, shard {s.shard[0]}/{s.shard[1]}"
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in (
+        ("files", s.files), ("done", s.done), ("skipped", s.skipped), ("ignored", s.ignored),
+        ("failed", s.failed), ("bytes in", f"{s.bytes_in:,}"), ("bytes out", f"{s.bytes_out:,}"),
+        ("ratio", f"{s.ratio():.2f}"), ("seconds", f"{s.seconds:.1f}"),
+        ("files/s", f"{s.files_per_second():.2f}"),
+    ):
+        table.add_row(name, str(value), style="red" if name == "failed" and s.failed else None)
+    console.print(table)
+    for rel, reason in s.failures:
+        console.print(Text(f"FAILED {rel}: {reason}", style="red"))  # Text: no markup in file names
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} files/s" if task.speed else "- files/s")
+
+
+@contextlib.contextmanager
+def progress_bar(console: Console, total: int) -> Iterator[tuple[Progress, Callable[[FileResult], None]]]:
+    """A bar of files done/total with files/s and ETA; feed the callback each FileResult."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("coding", total=total)
+        failed = 0
+
+        def advance(result: FileResult) -> None:
+            nonlocal failed
+            failed += result.status == "failed"
+            bar.update(task, advance=1, description=f"coding ({failed} failed)" if failed else "coding")
+
+        yield bar, advance
