@@ -96,3 +96,32 @@ def test_folder_needs_output_and_bad_shard(tiny_model, tmp_path):
     assert r.returncode == 1 and "shard" in r.stderr and "Traceback" not in r.stderr
     r = cli("compress", src, "-o", src, "--model", tiny_model)
     assert r.returncode == 1 and "differ" in r.stderr
+
+
+def test_kill_9_leaves_no_partial_output_and_rerun_finishes(tiny_model, tmp_path):
+    import signal
+    import time
+
+    from vqcodec import container
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(40):
+        Image.fromarray(synthetic_image(64, 64 + 4 * (i % 5), i)).save(src / f"{i:02d}.png")
+    p = subprocess.Popen([sys.executable, "-m", "vqcodec", "compress", str(src), "-o", str(out),
+                          "--model", str(tiny_model), "--quiet", "--batch-size", "1"],
+                         cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("*.vqc"))) < 3:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    written = list(out.glob("*.vqc"))
+    assert 0 < len(written) < 40
+    for f in written:  # every visible output is complete
+        container.unpack(f.read_bytes())
+    r = cli("compress", src, "-o", out, "--model", tiny_model, "--json")
+    s = json.loads(r.stdout)
+    assert r.returncode == 0 and s["skipped"] == len(written) and s["done"] == 40 - len(written)
+    assert sorted(x.name for x in out.iterdir()) == sorted(f"{i:02d}.png.vqc" for i in range(40))

@@ -310,6 +310,31 @@ def bench_images(
         out.print(f"BD-rate {k}: " + ("n/a" if v is None else f"{v:+.1f} %"), highlight=False)
 
 
+@bench_app.command("batch")
+def bench_batch(
+    folder: Path = typer.Argument(..., help="Folder of images (recursive)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model (default: shipped)."),
+    limit: int | None = typer.Option(None, help="Use only the first N images."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Files per network pass."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results here."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+) -> None:
+    """Throughput (files/s, MB/s) of folder compression vs one-file-at-a-time loops."""
+    from . import bench
+
+    if not folder.is_dir():
+        _fail(f"no such folder: {folder}")
+    res = _run(lambda: bench.bench_batch(folder, model, limit, batch_size, device=device))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(res, indent=2))
+    for k in ("loop_cli", "loop_in_process", "folder_job"):
+        out.print(f"{k:>16}: {res[k + '_files_per_s']:.2f} files/s, "
+                  f"{res[k + '_mb_per_s']:.2f} MB/s", highlight=False)
+    out.print(f"speed-up of the folder job: {res['speedup_vs_cli_loop']:.1f}x vs a CLI loop, "
+              f"{res['speedup_vs_in_process_loop']:.2f}x vs an in-process loop", highlight=False)
+
+
 def main() -> None:
     app()
 
