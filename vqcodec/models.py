@@ -146,22 +146,58 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
             raise ModelError(f"model {folder} is missing {f}")
     try:
         codec = Codec(config)
+    except KeyError as e:
+        raise ModelError(f"model {folder}: config.json lacks {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"model {folder}: bad config.json ({e})") from None
+    try:
         state = load_file(str(folder / "model.safetensors"))
         prior_t = load_file(str(folder / "prior.safetensors"))
-    except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ModelError(f"cannot load model {folder}: {e}") from None
-    missing, unexpected = codec.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("prior.")]
-    if missing or unexpected:
-        raise ModelError(f"model {folder} does not match its config: missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]}")
+    except Exception as e:  # safetensors raises its own error types for damaged files
+        raise ModelError(f"model {folder}: cannot read weights ({e})") from None
+    expected = {k: v for k, v in codec.state_dict().items() if not k.startswith("prior.")}
+    _check_tensors(folder / "model.safetensors", state, {k: tuple(v.shape) for k, v in expected.items()})
+    _check_tensors(folder / "prior.safetensors", prior_t, _prior_shapes(config), exact_names=False)
+    codec.load_state_dict(state, strict=False)
     codec.prior = None  # the float prior is only for training; coding uses the integer one
     codec.eval().to(device)
     p = config["prior"]
     codec.exact = ExactPrior(prior_t, config["codebook_size"], config["num_layers"],
                              p["blocks"], p["phases"], device)
-    codec.exact.verify(config["prior_fingerprint"])
+    try:
+        codec.exact.verify(config["prior_fingerprint"])
+    except (RuntimeError, KeyError) as e:
+        raise ModelError(f"model {folder}: {e}") from None
     return LoadedModel(codec, folder, model_id(folder))
+
+
+def _check_tensors(path: Path, got: dict, want: dict[str, tuple], exact_names: bool = True) -> None:
+    """Refuse a weights file with a missing, extra or misshapen tensor, naming the first one."""
+    for k, shape in want.items():
+        if k not in got:
+            raise ModelError(f"{path} is missing tensor {k!r}")
+        if shape is not None and tuple(got[k].shape) != shape:
+            raise ModelError(f"{path}: tensor {k!r} has shape {tuple(got[k].shape)}, the config "
+                             f"needs {shape}")
+    extra = sorted(set(got) - set(want))
+    if extra and exact_names:
+        raise ModelError(f"{path} has a tensor the config does not describe: {extra[0]!r}")
+
+
+def _prior_shapes(config: dict) -> dict[str, tuple | None]:
+    """Names and shapes of the integer prior's tensors, from the config."""
+    m, n, p = config["codebook_size"], config["num_layers"], config["prior"]
+    w = p["width"]
+    out: dict[str, tuple | None] = {"exp_table": None}
+    for i in range(n):
+        convs = {"stem": (w, (i + 1) * m + 1, 5, 5), "mix": (w, w, 1, 1), "head": (m, w, 1, 1)}
+        for j in range(p["blocks"]):
+            convs[f"b{j}a"] = convs[f"b{j}b"] = (w, w, 3, 3)
+        for name, shape in convs.items():
+            out[f"l{i}.{name}.w"] = shape
+            out[f"l{i}.{name}.mult"] = (shape[0],)
+            out[f"l{i}.{name}.bias"] = (shape[0],)
+    return out
 
 
 def list_models() -> list[dict]:

@@ -1,0 +1,74 @@
+"""Model folders: identity, listing, and a clear ModelError for every kind of broken folder."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from vqcodec.models import ModelError, load_model, model_id
+
+
+def broken_copy(src, tmp_path, name="m"):
+    dst = tmp_path / name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoint.pt", "*.jsonl"))
+    return dst
+
+
+def edit_tensors(folder, file, fn):
+    t = load_file(str(folder / file))
+    fn(t)
+    save_file(t, str(folder / file))
+
+
+def test_identity_changes_with_any_file(tiny_model, tmp_path):
+    m = broken_copy(tiny_model, tmp_path)
+    a = model_id(m)
+    assert len(a) == 16 and a == load_model(m).model_id
+    cfg = json.loads((m / "config.json").read_text())
+    cfg["name"] = "renamed"
+    (m / "config.json").write_text(json.dumps(cfg))
+    assert model_id(m) != a
+
+
+@pytest.mark.parametrize("case, words", [
+    ("missing_file", "missing prior.safetensors"),
+    ("missing_tensor", "missing tensor"),
+    ("misshapen_tensor", "has shape"),
+    ("extra_tensor", "does not describe"),
+    ("missing_prior_tensor", "missing tensor"),
+    ("config_key", "lacks"),
+    ("config_json", "bad model config"),
+    ("fingerprint", "fingerprint"),
+    ("garbage_weights", "cannot read weights"),
+    ("not_a_model", "not a vqcodec model"),
+])
+def test_broken_model_folders(tiny_model, tmp_path, case, words):
+    m = broken_copy(tiny_model, tmp_path)
+    cfg = json.loads((m / "config.json").read_text())
+    if case == "missing_file":
+        (m / "prior.safetensors").unlink()
+    elif case == "missing_tensor":
+        edit_tensors(m, "model.safetensors", lambda t: t.pop("decoder.net.0.weight"))
+    elif case == "misshapen_tensor":
+        edit_tensors(m, "model.safetensors",
+                     lambda t: t.update({"quantizer.codebooks.1": torch.zeros(3, 3, 3)}))
+    elif case == "extra_tensor":
+        edit_tensors(m, "model.safetensors", lambda t: t.update({"surprise": torch.zeros(1)}))
+    elif case == "missing_prior_tensor":
+        edit_tensors(m, "prior.safetensors", lambda t: t.pop("l1.head.mult"))
+    elif case == "config_key":
+        del cfg["latent_dim"]
+    elif case == "config_json":
+        (m / "config.json").write_text("{ not json")
+    elif case == "fingerprint":
+        cfg["prior_fingerprint"] = "0" * 64
+    elif case == "garbage_weights":
+        (m / "model.safetensors").write_bytes(b"\x00" * 100)
+    elif case == "not_a_model":
+        cfg["format"] = "something-else"
+    if case in ("config_key", "fingerprint", "not_a_model"):
+        (m / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match=words):
+        load_model(m)
