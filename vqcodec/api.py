@@ -306,7 +306,7 @@ def _image_group_key(stride: int):
 
 def folder_job(src_root: Path, dst_root: Path, compressing: bool,
                model: str | Path | LoadedModel | None = None, layers: int | None = None,
-               force: bool = False, shard: str | None = None, batch_size: int = 8,
+               force: bool = False, shard: str | None = None, batch_size: int | None = None,
                device: str = "auto", progress=None):
     """Compress (or decompress) every file of a folder tree into a mirrored tree.
 
@@ -315,6 +315,8 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
     ("i/N", or RANK/WORLD_SIZE from the environment) picks a deterministic subset.
 
     Args:
+        batch_size: files per network pass; default 8 on a GPU and 1 on the CPU, where
+            batching was measured to be slower (the prior's passes become memory-bound).
         progress: optional (total) -> callback(FileResult), for a progress display.
 
     Returns:
@@ -328,6 +330,8 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
     t0 = time.time()
     items, done_already, ignored = batch.plan(src_root, dst_root, compressing, force, shard)
     dev = _pick_device(device)
+    if batch_size is None:
+        batch_size = 8 if dev.startswith("cuda") else 1
     models: dict[bytes, LoadedModel] = {}
 
     def get_model(head: container.VQCFile | None = None) -> LoadedModel:

@@ -193,7 +193,7 @@ def main(folder: Path, models: list[str] | None, json_path: Path | None, plot_pa
 
 
 def bench_batch(folder: Path, model: str | None = None, limit: int | None = None,
-                batch_size: int = 8, cli_files: int = 3, device: str = "cpu",
+                batch_size: int | None = None, cli_files: int = 3, device: str = "cpu",
                 log: Callable[[str], None] = print) -> dict:
     """Throughput of folder compression: batched folder job vs one-file loops.
 
@@ -235,14 +235,16 @@ def bench_batch(folder: Path, model: str | None = None, limit: int | None = None
             (subset / r).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(p, subset / r)
         t = time.perf_counter()
-        summary = api.folder_job(subset, Path(tmp) / "out", True, lm, batch_size=batch_size)
+        summary = api.folder_job(subset, Path(tmp) / "out", True, lm, batch_size=batch_size,
+                                 device=device)
         res["folder_job_s"] = time.perf_counter() - t
         res["folder_failed"] = summary.failed
-        log(f"folder job, batched: {res['folder_job_s']:.1f} s")
+        log(f"folder job: {res['folder_job_s']:.1f} s")
     for k in ("loop_in_process", "loop_cli", "folder_job"):
         res[f"{k}_files_per_s"] = len(src) / res[f"{k}_s"]
         res[f"{k}_mb_per_s"] = mb / res[f"{k}_s"]
     res["speedup_vs_cli_loop"] = res["loop_cli_s"] / res["folder_job_s"]
     res["speedup_vs_in_process_loop"] = res["loop_in_process_s"] / res["folder_job_s"]
     res["device"] = device
+    res["batch_size_used"] = batch_size or (8 if device.startswith("cuda") else 1)
     return res

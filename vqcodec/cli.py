@@ -65,13 +65,14 @@ def _default_output(src: Path, compressing: bool) -> Path:
 
 ShardOpt = typer.Option(None, "--shard", help="Folders: process shard i/N only (deterministic, "
                                                "disjoint). Default: RANK/WORLD_SIZE if set.")
-BatchOpt = typer.Option(8, "--batch-size", min=1, help="Folders: files per network pass.")
+BatchOpt = typer.Option(None, "--batch-size", min=1,
+                        help="Folders: files per network pass (default 8 on a GPU, 1 on CPU).")
 JsonOpt = typer.Option(False, "--json", help="Folders: print the summary as JSON.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Folders: no progress bar or table.")
 
 
 def _folder(input: Path, output: Path | None, compressing: bool, model, layers, force, shard,
-            batch_size, device, as_json, quiet) -> None:
+            batch_size: int | None, device, as_json, quiet) -> None:
     """A folder in, a mirrored folder out; exit 1 if any file failed."""
     from . import api, batch
 
@@ -117,7 +118,7 @@ def compress(
     force: bool = ForceOpt,
     device: str = DeviceOpt,
     shard: str | None = ShardOpt,
-    batch_size: int = BatchOpt,
+    batch_size: int | None = BatchOpt,
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -151,7 +152,7 @@ def decompress(
     force: bool = ForceOpt,
     device: str = DeviceOpt,
     shard: str | None = ShardOpt,
-    batch_size: int = BatchOpt,
+    batch_size: int | None = BatchOpt,
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -315,7 +316,8 @@ def bench_batch(
     folder: Path = typer.Argument(..., help="Folder of images (recursive)."),
     model: str | None = typer.Option(None, "--model", "-m", help="Model (default: shipped)."),
     limit: int | None = typer.Option(None, help="Use only the first N images."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Files per network pass."),
+    batch_size: int | None = typer.Option(None, "--batch-size",
+                                          help="Files per network pass (default: 8 GPU, 1 CPU)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the results here."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
 ) -> None:
