@@ -31,7 +31,9 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
     """One random mutation: bit flips, truncation, appended or overwritten bytes, or a header field
     changed with the header CRC fixed up so that the deeper checks are reached."""
     b = bytearray(data)
-    kind = rng.integers(0, 6)
+    kind = rng.integers(0, 9)
+    if kind >= 6:
+        return _mutate_fields(data, rng, kind)
     if kind == 0:
         for _ in range(rng.integers(1, 8)):
             i = rng.integers(0, len(b))
@@ -58,6 +60,36 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
             b[j] ^= 0xFF
         b[hlen - 4:hlen] = zlib.crc32(bytes(b[: hlen - 4])).to_bytes(4, "little")
     return bytes(b)
+
+
+def _mutate_fields(data: bytes, rng: np.random.Generator, kind: int) -> bytes:
+    """Re-pack a valid file with a changed stream or field, so checksums are valid and the
+    decoder itself (rANS on garbage, index hashes, geometry checks) must refuse it."""
+    import dataclasses
+
+    f = container.unpack(data)
+    seg = f.segments[0]
+    i = int(rng.integers(0, len(seg.streams)))
+    if kind == 6:  # garbage inside a stream, CRC recomputed by pack()
+        s = bytearray(seg.streams[i])
+        if s:
+            for _ in range(int(rng.integers(1, 4))):
+                s[int(rng.integers(0, len(s)))] = int(rng.integers(0, 256))
+        seg.streams[i] = bytes(s)
+    elif kind == 7:  # streams swapped or shortened (a multiple of 4 or not)
+        j = int(rng.integers(0, len(seg.streams)))
+        seg.streams[i], seg.streams[j] = seg.streams[j], seg.streams[i][: int(rng.integers(0, 9))]
+    else:  # geometry or latent grid changed, within the container's limits
+        g = f.geometry
+        if rng.integers(0, 2):
+            f.geometry = dataclasses.replace(g, width=int(rng.integers(1, 200)),
+                                             height=int(rng.integers(1, 200)))
+        else:
+            seg.latent_shape = (int(rng.integers(1, 50)), int(rng.integers(1, 50)))
+    try:
+        return container.pack(f)
+    except container.ContainerError:
+        return data[:-1]
 
 
 def fuzz_vqc(model, seeds: list[bytes], cases: int, rng: np.random.Generator) -> dict:
