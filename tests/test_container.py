@@ -403,3 +403,15 @@ def test_fuzz_mutations_with_valid_header_crc(mutations: list[tuple]) -> None:
     if len(data) >= _BASE_HEADER_END + 4:
         data = _fix_crc(data, _BASE_HEADER_END)
     _check_never_crashes(data)
+
+
+def test_container_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import vqcodec.container as c\n"
+            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+            "print(c.FORMAT_VERSION)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
