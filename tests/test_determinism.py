@@ -67,3 +67,21 @@ def test_thread_and_batch_matrix(tiny_model, tmp_path):
     dec_a = run(tmp_path, "dec", 2, 4, tiny_model, enc_a)
     dec_b = run(tmp_path, "dec", 1, 1, tiny_model, enc_b)
     assert dec_a == dec_b
+
+
+def test_large_images_are_coded_as_tiles(tiny_model):
+    from vqcodec import container
+
+    lm = load_model(tiny_model)
+    img = synthetic_image(70, 90, 4)
+    data = api.compress_many([img], lm, tile=32)[0]
+    f = container.unpack(data)
+    assert f.segment_size == 32 and len(f.segments) == 9  # 3 x 3 tiles, the last ones smaller
+    assert [s.latent_shape for s in f.segments[:3]] == [(8, 8), (8, 8), (8, 7)]
+    out = api.decompress(data, lm)
+    assert out.shape == img.shape
+    # Each tile decodes to what coding that tile alone gives.
+    alone = api.decompress(api.compress(img[32:64, 64:90], lm), lm)
+    assert np.array_equal(out[32:64, 64:90], alone)
+    one = api.decompress(container.pack(container.truncate(f, 1)), lm)
+    assert one.shape == img.shape

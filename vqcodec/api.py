@@ -47,7 +47,7 @@ def _images_to_tensor(imgs: list[np.ndarray], stride: int, device) -> torch.Tens
         if img.shape[2] == 1:
             img = np.repeat(img, 3, axis=2)  # the model is RGB; grey comes back grey on decode
         arrs.append(media.pad_to_multiple(img, stride))
-    x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2)
+    x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()  # plain NCHW kernels
     return x.to(device).float() / 255
 
 
@@ -98,28 +98,35 @@ def compress(img: np.ndarray, model: LoadedModel, layers: int | None = None) -> 
     return compress_many([img], model, layers)[0]
 
 
-@torch.no_grad()
-def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
-                  batch_pixels: int = BATCH_PIXELS) -> list[bytes]:
-    """Compress several images; those of one padded size share network passes.
+# Images larger than this on either side are coded as independent tiles (segments of the
+# file), so no network pass ever holds a whole-image activation map of a huge photo.
+TILE = 1024
 
-    The bytes of each file are identical to compressing it alone (the prior is exact and
-    batch-invariant; the encoder is a per-image computation)."""
+
+def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """(y, x, h, w) of each tile in raster order; one tile when tile == 0."""
+    if tile == 0:
+        return [(0, 0, height, width)]
+    return [(y, x, min(tile, height - y), min(tile, width - x))
+            for y in range(0, height, tile) for x in range(0, width, tile)]
+
+
+@torch.no_grad()
+def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
+                   batch_pixels: int) -> list[container.Segment]:
+    """One segment (latent grid, a stream per layer, index hashes) per array; arrays of one
+    padded size share network passes."""
     codec = model.codec
-    n = codec.num_layers if layers is None else layers
-    if not 1 <= n <= codec.num_layers:
-        raise CodecError(f"--layers must be between 1 and {codec.num_layers}, not {n}")
-    imgs = [_check_image(im) for im in imgs]
     st = codec.stride
-    keys = [(-(-im.shape[0] // st), -(-im.shape[1] // st)) for im in imgs]
+    keys = [(-(-a.shape[0] // st), -(-a.shape[1] // st)) for a in arrs]
     dev = next(codec.encoder.parameters()).device
-    out: list[bytes] = [b""] * len(imgs)
-    for grp in _groups(keys, batch_pixels, [im.shape[0] * im.shape[1] for im in imgs]):
-        x = _images_to_tensor([imgs[i] for i in grp], st, dev)
+    out: list = [None] * len(arrs)
+    for grp in _groups(keys, batch_pixels, [a.shape[0] * a.shape[1] for a in arrs]):
+        x = _images_to_tensor([arrs[i] for i in grp], st, dev)
         codes = codec.quantizer.search(codec.encoder(x)).cpu()
         h, w = codes.shape[2:]
         pm = phase_map(h, w, codec.exact.phases)
-        streams = [[] for _ in grp]
+        streams: list[list[bytes]] = [[] for _ in grp]
         for i in range(n):
             encs = [StreamEncoder() for _ in grp]
             for p in range(codec.exact.phases):
@@ -129,17 +136,42 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
             for b, enc in enumerate(encs):
                 streams[b].append(enc.finish())
         for b, j in enumerate(grp):
-            im = imgs[j]
-            f = container.VQCFile(
-                modality="image", model_name=model.name, model_id=model.model_id,
-                num_layers_model=codec.num_layers, codebook_size=codec.m,
-                geometry=container.ImageGeometry(width=im.shape[1], height=im.shape[0],
-                                                 channels=im.shape[2]),
-                segment_size=0,
-                segments=[container.Segment((h, w), streams[b],
-                                            [container.code_hash(codes[b, i].numpy())
-                                             for i in range(n)])])
-            out[j] = container.pack(f)
+            hashes = [container.code_hash(codes[b, i].numpy()) for i in range(n)]
+            out[j] = container.Segment((h, w), streams[b], hashes)
+    return out
+
+
+def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
+                  batch_pixels: int = BATCH_PIXELS, tile: int = TILE) -> list[bytes]:
+    """Compress several images; those (and tiles) of one padded size share network passes.
+
+    The bytes of each file are identical to compressing it alone (the prior is exact and
+    batch-invariant; the encoder is a per-image computation). Images larger than `tile` on a
+    side are split into tiles coded independently."""
+    codec = model.codec
+    n = codec.num_layers if layers is None else layers
+    if not 1 <= n <= codec.num_layers:
+        raise CodecError(f"--layers must be between 1 and {codec.num_layers}, not {n}")
+    if tile % codec.stride:
+        raise ValueError(f"tile size {tile} is not a multiple of the stride {codec.stride}")
+    imgs = [_check_image(im) for im in imgs]
+    sizes = [tile if max(im.shape[:2]) > tile else 0 for im in imgs]
+    parts, owner = [], []
+    for k, (im, t) in enumerate(zip(imgs, sizes, strict=True)):
+        for y, x, h, w in tile_grid(im.shape[0], im.shape[1], t):
+            parts.append(im[y:y + h, x:x + w])
+            owner.append(k)
+    segs = _encode_arrays(parts, model, n, batch_pixels)
+    out = []
+    for k, im in enumerate(imgs):
+        f = container.VQCFile(
+            modality="image", model_name=model.name, model_id=model.model_id,
+            num_layers_model=codec.num_layers, codebook_size=codec.m,
+            geometry=container.ImageGeometry(width=im.shape[1], height=im.shape[0],
+                                             channels=im.shape[2]),
+            segment_size=sizes[k],
+            segments=[sg for sg, o in zip(segs, owner, strict=True) if o == k])
+        out.append(container.pack(f))
     return out
 
 
@@ -179,8 +211,15 @@ def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
                              f"{f.model_id.hex()}), not by {model.name!r} (id "
                              f"{model.model_id.hex()})")
         st, geo = model.codec.stride, f.geometry
-        if f.segments[0].latent_shape != (-(-geo.height // st), -(-geo.width // st)):
-            raise CodecError("latent grid does not match the image size for this model")
+        if f.segment_size % st:
+            raise CodecError(f"tile size {f.segment_size} does not fit this model's stride")
+        grid = tile_grid(geo.height, geo.width, f.segment_size)
+        if len(grid) != len(f.segments):
+            raise CodecError(f"the file has {len(f.segments)} tiles, its image size needs "
+                             f"{len(grid)}")
+        for seg, (_, _, h, w) in zip(f.segments, grid, strict=True):
+            if seg.latent_shape != (-(-h // st), -(-w // st)):
+                raise CodecError("latent grid does not match the image size for this model")
     return f
 
 
@@ -200,43 +239,44 @@ def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None
 @torch.no_grad()
 def decompress_many(datas: list[bytes], model: LoadedModel, layers: int | None = None,
                     batch_pixels: int = BATCH_PIXELS) -> list[np.ndarray]:
-    """Decompress several files made by `model`; files of one latent size and layer count share
+    """Decompress several files made by `model`; tiles of one latent size and layer count share
     network passes. Raises CodecError for the first bad file (callers wanting per-file errors
     call it per file)."""
     codec = model.codec
     files = [_parse(d, model) for d in datas]
-    ks = [f.num_layers if layers is None else min(layers, f.num_layers) for f in files]
-    keys = [(f.segments[0].latent_shape, k) for f, k in zip(files, ks, strict=True)]
-    sizes = [f.geometry.width * f.geometry.height for f in files]
-    out: list[np.ndarray] = [np.zeros(0)] * len(files)
+    jobs = []  # (file index, segment, tile box, layers to decode)
+    for j, f in enumerate(files):
+        k = f.num_layers if layers is None else min(layers, f.num_layers)
+        grid = tile_grid(f.geometry.height, f.geometry.width, f.segment_size)
+        jobs += [(j, seg, box, k) for seg, box in zip(f.segments, grid, strict=True)]
+    outs = [np.zeros((f.geometry.height, f.geometry.width, f.geometry.channels), np.uint8)
+            for f in files]
+    keys = [(seg.latent_shape, k) for _, seg, _, k in jobs]
     dev = next(codec.decoder.parameters()).device
-    for grp in _groups(keys, batch_pixels, sizes):
+    for grp in _groups(keys, batch_pixels, [box[2] * box[3] for _, _, box, _ in jobs]):
         (h, w), k = keys[grp[0]]
         pm = phase_map(h, w, codec.exact.phases)
         codes = torch.zeros(len(grp), k, h, w, dtype=torch.long)
         for i in range(k):
-            decs = []
-            for j in grp:
-                try:
-                    decs.append(StreamDecoder(files[j].segments[0].streams[i]))
-                except StreamError as e:
-                    raise CodecError(f"layer {i + 1}: {e}") from None
-            for p in range(codec.exact.phases):
-                probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
-                for b, dec in enumerate(decs):
-                    try:
+            try:
+                decs = [StreamDecoder(jobs[g][1].streams[i]) for g in grp]
+                for p in range(codec.exact.phases):
+                    probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
+                    for b, dec in enumerate(decs):
                         codes[b, i][pm == p] = torch.from_numpy(dec.decode(probs[b]))
-                    except StreamError as e:
-                        raise CodecError(f"layer {i + 1}: {e}") from None
-            for b, j in enumerate(grp):
-                if container.code_hash(codes[b, i].numpy()) != files[j].segments[0].code_hashes[i]:
+            except StreamError as e:
+                raise CodecError(f"layer {i + 1}: {e}") from None
+            for b, g in enumerate(grp):
+                if container.code_hash(codes[b, i].numpy()) != jobs[g][1].code_hashes[i]:
                     raise CodecError(f"layer {i + 1} decoded to different indices than were "
                                      "encoded (corrupt file, or a prior that differs from the "
                                      "encoder's)")
         y = codec.decoder(codec.quantizer.decode_codes(codes.to(dev)))
-        for b, j in enumerate(grp):
-            out[j] = _tensor_to_image(y[b], files[j].geometry)
-    return out
+        for b, g in enumerate(grp):
+            j, _, (ty, tx, th, tw), _ = jobs[g]
+            geo = container.ImageGeometry(width=tw, height=th, channels=files[j].geometry.channels)
+            outs[j][ty:ty + th, tx:tx + tw] = _tensor_to_image(y[b], geo)
+    return outs
 
 
 def info(data: bytes) -> dict:
