@@ -268,6 +268,36 @@ def _force_ok(folder: Path) -> bool:
     return False
 
 
+@app.command()
+def sample(
+    output: Path = typer.Option(..., "--output", "-o", help="Image file for the grid of samples."),
+    model: str | None = ModelOpt,
+    n: int = typer.Option(16, "-n", min=1, max=256, help="How many samples."),
+    size: int = typer.Option(128, "--size", min=8, max=2048, help="Side of each sample (px)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same samples."),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.05, max=10.0,
+                                      help="Below 1: more likely codes; above 1: more varied."),
+    force: bool = ForceOpt,
+    device: str = DeviceOpt,
+) -> None:
+    """Draw new images from a model's prior (ancestral sampling) into one grid image."""
+    from . import media
+    from .files import check_output
+    from .models import load_model
+    from .sample import grid, sample_images
+
+    def go():
+        check_output(None, output, force)
+        if media.modality_of(output) != "image":
+            raise ValueError(f"unsupported output format {output.suffix!r} (use .png, .jpg, ...)")
+        dev = "cuda" if device == "auto" and __import__("torch").cuda.is_available() else device
+        lm = load_model(model, "cpu" if dev == "auto" else dev)
+        media.save_image(grid(sample_images(lm, n, size, size, seed, temperature)), output)
+
+    _run(go)
+    out.print(f"{n} samples from the prior -> {output}", highlight=False)
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Rate-distortion benchmarks (needs the `bench` "
                                                    "extra: pip install -e '.[bench]').")
 app.add_typer(bench_app, name="bench")
