@@ -26,7 +26,8 @@ class CodecError(ValueError):
     """Compression or decompression failed; the message is one line for the user."""
 
 
-def _pick_device(device: str) -> str:
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when a GPU is present, else "cpu"; anything else is kept."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
@@ -117,12 +118,11 @@ def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
     """One segment (latent grid, a stream per layer, index hashes) per array; arrays of one
     padded size share network passes."""
     codec = model.codec
-    st = codec.stride
-    keys = [(-(-a.shape[0] // st), -(-a.shape[1] // st)) for a in arrs]
+    keys = [codec.latent_shape(*a.shape[:2]) for a in arrs]
     dev = next(codec.encoder.parameters()).device
     out: list = [None] * len(arrs)
     for grp in _groups(keys, batch_pixels, [a.shape[0] * a.shape[1] for a in arrs]):
-        x = _images_to_tensor([arrs[i] for i in grp], st, dev)
+        x = _images_to_tensor([arrs[i] for i in grp], codec.stride, dev)
         codes = codec.quantizer.search(codec.encoder(x)).cpu()
         h, w = codes.shape[2:]
         pm = phase_map(h, w, codec.exact.phases)
@@ -188,13 +188,17 @@ def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
                      "not installed; pass it with --model")
 
 
-def _read_header(path: Path) -> container.VQCFile:
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)  # the header of any sane file fits; read_header checks the rest
+def _header(data: bytes) -> container.VQCFile:
+    """The header of .vqc bytes (or of a prefix of them), without reading the payload."""
     try:
-        return container.read_header(head)
+        return container.read_header(data)
     except container.ContainerError as e:
         raise CodecError(str(e)) from None
+
+
+def _read_header(path: Path) -> container.VQCFile:
+    with open(path, "rb") as fh:
+        return _header(fh.read(1 << 16))  # the header of any sane file fits in 64 KiB
 
 
 def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
@@ -210,15 +214,15 @@ def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
             raise CodecError(f"this file was made by model {f.model_name!r} (id "
                              f"{f.model_id.hex()}), not by {model.name!r} (id "
                              f"{model.model_id.hex()})")
-        st, geo = model.codec.stride, f.geometry
-        if f.segment_size % st:
+        codec, geo = model.codec, f.geometry
+        if f.segment_size % codec.stride:
             raise CodecError(f"tile size {f.segment_size} does not fit this model's stride")
         grid = tile_grid(geo.height, geo.width, f.segment_size)
         if len(grid) != len(f.segments):
             raise CodecError(f"the file has {len(f.segments)} tiles, its image size needs "
                              f"{len(grid)}")
         for seg, (_, _, h, w) in zip(f.segments, grid, strict=True):
-            if seg.latent_shape != (-(-h // st), -(-w // st)):
+            if seg.latent_shape != codec.latent_shape(h, w):
                 raise CodecError("latent grid does not match the image size for this model")
     return f
 
@@ -232,7 +236,7 @@ def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None
         layers: decode only the first `layers` stored layers.
     """
     if model is None:
-        model = _find_model_for(_parse(data, None), _pick_device(device))
+        model = _find_model_for(_parse(data, None), resolve_device(device))
     return decompress_many([data], model, layers)[0]
 
 
@@ -307,7 +311,7 @@ def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None =
     src, dst = Path(src), Path(dst)
     check_output(src, dst, force)
     img = media.load_image(src)
-    lm = model if isinstance(model, LoadedModel) else load_model(model, _pick_device(device))
+    lm = model if isinstance(model, LoadedModel) else load_model(model, resolve_device(device))
     data = compress(img, lm, layers)
     atomic_write_bytes(dst, data)
     return info(data)
@@ -324,7 +328,7 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
         raise CodecError(f"unsupported output format {dst.suffix!r} "
                          f"(use one of {', '.join(sorted(media.IMAGE_EXTS))})")
     data = src.read_bytes()
-    dev = _pick_device(device)
+    dev = resolve_device(device)
     lm = None
     if model is not None:
         lm = model if isinstance(model, LoadedModel) else load_model(model, dev)
@@ -334,13 +338,13 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
 
 
 # -- folders -------------------------------------------------------------------------------------
-def _image_group_key(stride: int):
+def _image_group_key(codec):
     def key(it) -> tuple:
         from PIL import Image
 
         with Image.open(it.src) as im:  # header only: cheap
             w, h = im.size
-        return (-(-h // stride), -(-w // stride))
+        return codec.latent_shape(h, w)
     return key
 
 
@@ -369,7 +373,7 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
 
     t0 = time.time()
     items, done_already, ignored = batch.plan(src_root, dst_root, compressing, force, shard)
-    dev = _pick_device(device)
+    dev = resolve_device(device)
     if batch_size is None:
         batch_size = 8 if dev.startswith("cuda") else 1
     models: dict[bytes, LoadedModel] = {}
@@ -403,7 +407,7 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
 
     def decompress_chunk(chunk):
         datas = [it.src.read_bytes() for it in chunk]
-        lm = get_model(_read_header(chunk[0].src))
+        lm = get_model(_header(datas[0]))
         outs = decompress_many(datas, lm, layers)
         res = []
         for it, img in zip(chunk, outs, strict=True):
@@ -412,7 +416,7 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
         return res
 
     if compressing:
-        key = _image_group_key(get_model().codec.stride) if items else None
+        key = _image_group_key(get_model().codec) if items else None
     else:
         def key(it):
             head = _read_header(it.src)
@@ -424,6 +428,6 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
     return batch.summarize(done_already + results, ignored, time.time() - t0, (index, count))
 
 
-__all__ = ["CodecError", "ModelError", "compress", "compress_many", "decompress",
+__all__ = ["CodecError", "ModelError", "resolve_device", "compress", "compress_many", "decompress",
            "decompress_many", "compress_file", "decompress_file", "info", "encode_codes",
            "folder_job"]

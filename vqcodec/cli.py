@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
@@ -78,23 +79,12 @@ def _folder(input: Path, output: Path | None, compressing: bool, model, layers, 
 
     if output is None:
         _fail("a folder input needs -o OUTPUT_FOLDER")
-    if quiet or as_json:
+    with ExitStack() as stack:
+        # The bar is opened by folder_job once it knows how many files there are to code.
+        progress = None if quiet or as_json else (
+            lambda total: stack.enter_context(batch.progress_bar(err, total))[1])
         summary = _run(lambda: api.folder_job(input, output, compressing, model, layers, force,
-                                              shard, batch_size, device))
-    else:
-        bars: list = []
-
-        def progress(total: int):
-            ctx = batch.progress_bar(err, total)
-            bars.append(ctx)
-            return ctx.__enter__()[1]
-
-        try:
-            summary = _run(lambda: api.folder_job(input, output, compressing, model, layers, force,
-                                                  shard, batch_size, device, progress))
-        finally:
-            for ctx in bars:
-                ctx.__exit__(None, None, None)
+                                              shard, batch_size, device, progress))
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
     elif not quiet:
@@ -235,7 +225,7 @@ def train(
 
     if not data.is_dir():
         _fail(f"no such folder: {data}")
-    if (out_dir / "config.json").exists() and not resume and not _force_ok(out_dir):
+    if (out_dir / "config.json").exists() and not resume:
         _fail(f"{out_dir} already holds a model (use another --out, or --resume)")
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size, device,
@@ -264,10 +254,6 @@ def train(
     out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
 
 
-def _force_ok(folder: Path) -> bool:
-    return False
-
-
 @app.command()
 def sample(
     output: Path = typer.Option(..., "--output", "-o", help="Image file for the grid of samples."),
@@ -282,6 +268,7 @@ def sample(
 ) -> None:
     """Draw new images from a model's prior (ancestral sampling) into one grid image."""
     from . import media
+    from .api import resolve_device
     from .files import check_output
     from .models import load_model
     from .sample import grid, sample_images
@@ -290,8 +277,7 @@ def sample(
         check_output(None, output, force)
         if media.modality_of(output) != "image":
             raise ValueError(f"unsupported output format {output.suffix!r} (use .png, .jpg, ...)")
-        dev = "cuda" if device == "auto" and __import__("torch").cuda.is_available() else device
-        lm = load_model(model, "cpu" if dev == "auto" else dev)
+        lm = load_model(model, resolve_device(device))
         media.save_image(grid(sample_images(lm, n, size, size, seed, temperature)), output)
 
     _run(go)
@@ -319,11 +305,11 @@ def bench_images(
     from rich.table import Table
 
     from . import bench
+    from .api import resolve_device
 
     if not folder.is_dir():
         _fail(f"no such folder: {folder}")
-    dev = "cuda" if device == "auto" and __import__("torch").cuda.is_available() else device
-    dev = "cpu" if dev == "auto" else dev
+    dev = resolve_device(device)
     res = _run(lambda: bench.main(folder, model or None, json_out, plot_out, limit,
                                   tuple(c for c in codecs.split(",") if c), dev))
     t = Table("codec", "setting", "bpp", "PSNR", "MS-SSIM", "enc s", "dec s")

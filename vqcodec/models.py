@@ -69,6 +69,10 @@ class Codec(nn.Module):
     def stride(self) -> int:
         return 2 ** len(self.config["channels"])
 
+    def latent_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The latent grid of an image of this size (padded up to the stride)."""
+        return -(-height // self.stride), -(-width // self.stride)
+
     @property
     def m(self) -> int:
         return self.config["codebook_size"]

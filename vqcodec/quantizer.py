@@ -49,6 +49,7 @@ class HRVQ(nn.Module):
         super().__init__()
         self.dim, self.m, self.n, self.beta = dim, codebook_size, num_layers, beta
         self.usage_decay, self.dead_usage = usage_decay, dead_usage
+        self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> residuals, paths
         # Layer i (0-based) holds m^i codebooks of m words: shape (m^i, m, D). Deeper layers quantize
         # smaller residuals, so they start smaller.
         self.codebooks = nn.ParameterList(
@@ -154,7 +155,6 @@ class HRVQ(nn.Module):
     def _track(self, i: int, leaf: torch.Tensor, residual: torch.Tensor, path: torch.Tensor) -> None:
         counts = torch.bincount(leaf, minlength=self.m ** (i + 1)).float()
         self.usage(i).mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
-        self._last = getattr(self, "_last", {})
         self._last[i] = (residual, path)
 
     @torch.no_grad()
@@ -168,7 +168,7 @@ class HRVQ(nn.Module):
         threshold = self.dead_usage if threshold is None else threshold
         revived = []
         for i in range(self.n):
-            last = getattr(self, "_last", {}).get(i)
+            last = self._last.get(i)
             if last is None:
                 revived.append(0)
                 continue

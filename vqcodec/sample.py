@@ -23,8 +23,7 @@ def sample_images(model: LoadedModel, count: int, height: int, width: int, seed:
                   temperature: float = 1.0) -> np.ndarray:
     """Draw `count` images (count, height, width, 3) uint8 from the model's prior."""
     codec, ex = model.codec, model.codec.exact
-    st = codec.stride
-    h, w = -(-height // st), -(-width // st)
+    h, w = codec.latent_shape(height, width)
     rng = np.random.default_rng(seed)
     pm = phase_map(h, w, ex.phases)
     codes = torch.zeros(count, codec.num_layers, h, w, dtype=torch.long)

@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import media
+from .api import resolve_device
 from .models import Codec, save_model
 from .prior import ExactPrior, export_integer
 
@@ -49,11 +50,9 @@ ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layer
 
 
 def pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but no CUDA device is available")
-    return torch.device(device)
+    return torch.device(resolve_device(device))
 
 
 def init_distributed(dev: torch.device) -> tuple[int, int, torch.device]:
