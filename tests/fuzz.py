@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 import zlib
 from pathlib import Path
 
@@ -92,21 +93,28 @@ def _mutate_fields(data: bytes, rng: np.random.Generator, kind: int) -> bytes:
         return data[:-1]
 
 
+def _case(stats: dict, fn, args: tuple, refusal: type[Exception], ok: str) -> None:
+    """Run one case: count it as `ok`, refused (the project's own error) or unexpected."""
+    t = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(*args)
+        stats[ok] += 1
+    except refusal:
+        stats["refused"] += 1
+    except Exception:
+        stats["unexpected"] += 1
+        traceback.print_exc()
+    stats["slowest_s"] = max(stats["slowest_s"], time.perf_counter() - t)
+    stats["cases"] += 1
+
+
 def fuzz_vqc(model, seeds: list[bytes], cases: int, rng: np.random.Generator) -> dict:
     stats = {"cases": 0, "decoded": 0, "refused": 0, "unexpected": 0, "slowest_s": 0.0}
     for _ in range(cases):
         data = mutate(seeds[int(rng.integers(0, len(seeds)))], rng)
-        t = time.perf_counter()
-        try:
-            api.decompress(data, model)
-            stats["decoded"] += 1
-        except api.CodecError:
-            stats["refused"] += 1
-        except Exception:
-            stats["unexpected"] += 1
-            traceback.print_exc()
-        stats["slowest_s"] = max(stats["slowest_s"], time.perf_counter() - t)
-        stats["cases"] += 1
+        _case(stats, api.decompress, (data, model), api.CodecError, "decoded")
     return stats
 
 
@@ -137,21 +145,7 @@ def fuzz_images(cases: int, rng: np.random.Generator, folder: Path) -> dict:
                 b += rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
         p = folder / f"f{k % 8}{ext}"
         p.write_bytes(bytes(b))
-        t = time.perf_counter()
-        try:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                media.load_image(p)
-            stats["loaded"] += 1
-        except media.MediaError:
-            stats["refused"] += 1
-        except Exception:
-            stats["unexpected"] += 1
-            traceback.print_exc()
-        stats["slowest_s"] = max(stats["slowest_s"], time.perf_counter() - t)
-        stats["cases"] += 1
+        _case(stats, media.load_image, (p,), media.MediaError, "loaded")
     return stats
 
 
