@@ -112,6 +112,15 @@ def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, i
             for y in range(0, height, tile) for x in range(0, width, tile)]
 
 
+def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """net(x), one item at a time on the CPU: its convolution kernels block by batch size, so a
+    batch can round differently from one item alone, and a folder job must write the same bytes
+    and pixels as single calls. GPUs keep the batch (that is where batching pays)."""
+    if x.device.type != "cpu" or len(x) == 1:
+        return net(x)
+    return torch.cat([net(x[b:b + 1]) for b in range(len(x))])
+
+
 @torch.no_grad()
 def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
                    batch_pixels: int) -> list[container.Segment]:
@@ -123,7 +132,7 @@ def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
     out: list = [None] * len(arrs)
     for grp in _groups(keys, batch_pixels, [a.shape[0] * a.shape[1] for a in arrs]):
         x = _images_to_tensor([arrs[i] for i in grp], codec.stride, dev)
-        codes = codec.quantizer.search(codec.encoder(x)).cpu()
+        codes = codec.quantizer.search(_run(codec.encoder, x)).cpu()
         h, w = codes.shape[2:]
         pm = phase_map(h, w, codec.exact.phases)
         streams: list[list[bytes]] = [[] for _ in grp]
@@ -275,7 +284,7 @@ def decompress_many(datas: list[bytes], model: LoadedModel, layers: int | None =
                     raise CodecError(f"layer {i + 1} decoded to different indices than were "
                                      "encoded (corrupt file, or a prior that differs from the "
                                      "encoder's)")
-        y = codec.decoder(codec.quantizer.decode_codes(codes.to(dev)))
+        y = _run(codec.decoder, codec.quantizer.decode_codes(codes.to(dev)))
         for b, g in enumerate(grp):
             j, _, (ty, tx, th, tw), _ = jobs[g]
             geo = container.ImageGeometry(width=tw, height=th, channels=files[j].geometry.channels)
