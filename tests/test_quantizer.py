@@ -82,3 +82,28 @@ def test_dead_codewords_are_revived_on_routed_residuals():
     assert float(q.codebooks[0].abs().max()) < 1e3  # moved onto real residuals
     q(z)
     assert q.stats()[0]["perplexity"] > 1.5
+
+
+def test_residual_vq_shares_one_codebook_per_layer():
+    """The paper's baseline: the word chosen above does not select the codebook below."""
+    from vqcodec.quantizer import ResidualVQ
+
+    torch.manual_seed(0)
+    q = ResidualVQ(dim=4, sizes=[3, 5])
+    assert [tuple(c.shape) for c in q.codebooks] == [(1, 3, 4), (1, 5, 4)]
+    z = torch.randn(2, 4, 3, 3)
+    codes = q.search(z)
+    r = z.movedim(1, -1).reshape(-1, 4)
+    for i, size in enumerate([3, 5]):
+        book = q.codebooks[i][0]
+        k = torch.cdist(r, book).argmin(1)
+        assert torch.equal(codes[:, i].reshape(-1), k) and int(k.max()) < size
+        r = r - book[k]
+    assert torch.allclose(q.decode_codes(codes).movedim(1, -1).reshape(-1, 4),
+                          z.movedim(1, -1).reshape(-1, 4) - r, atol=1e-5)
+    # Training forward, usage tracking and revival work with unequal codebook sizes.
+    q.train()
+    zq, loss, c2 = q(z.requires_grad_())
+    loss.backward()
+    assert torch.equal(c2, codes) and q.usage(1).numel() == 5
+    assert sum(q.revive_dead(threshold=2.0)) > 0

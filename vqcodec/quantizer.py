@@ -52,14 +52,27 @@ class HRVQ(nn.Module):
         self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> residuals, paths
         # Layer i (0-based) holds m^i codebooks of m words: shape (m^i, m, D). Deeper layers quantize
         # smaller residuals, so they start smaller.
+        self._init_codebooks([(codebook_size**i, codebook_size) for i in range(num_layers)])
+
+    def _init_codebooks(self, shapes: list[tuple[int, int]]) -> None:
+        """Layer i gets `books` codebooks of `words` words each, for (books, words) in shapes."""
         self.codebooks = nn.ParameterList(
-            nn.Parameter(torch.randn(codebook_size**i, codebook_size, dim) * (0.5 / (2**i)))
-            for i in range(num_layers)
+            nn.Parameter(torch.randn(books, words, self.dim) * (0.5 / (2**i)))
+            for i, (books, words) in enumerate(shapes)
         )
         # Running usage per codeword (EMA of assignment counts), for perplexity and dead-code restarts.
-        for i in range(num_layers):
+        for i, (books, words) in enumerate(shapes):
             # Zero at start: the first revive_dead() then seeds every unused word from real residuals.
-            self.register_buffer(f"usage_{i}", torch.zeros(codebook_size ** (i + 1)), persistent=False)
+            self.register_buffer(f"usage_{i}", torch.zeros(books * words), persistent=False)
+
+    def _nearest(self, r: torch.Tensor, path: torch.Tensor, i: int) -> torch.Tensor:
+        """Index of the nearest word of each vector's own codebook at layer i."""
+        words = self.codebooks[i][path]  # (N, m, D): the codebook the path above selects
+        return (r.unsqueeze(1) - words).pow(2).sum(-1).argmin(-1)
+
+    def _route(self, path: torch.Tensor, k: torch.Tensor, i: int) -> torch.Tensor:
+        """The codebook of layer i+1 for each vector: the path so far, extended by k (the leaf id)."""
+        return path * self.m + k
 
     def usage(self, i: int) -> torch.Tensor:
         return getattr(self, f"usage_{i}")
@@ -82,11 +95,9 @@ class HRVQ(nn.Module):
         path = torch.zeros(r.shape[0], dtype=torch.long, device=z.device)
         codes = []
         for i in range(n):
-            words = self.codebooks[i][path]  # (N, m, D): the codebook the path above selects
-            dist = (r.unsqueeze(1) - words).pow(2).sum(-1)
-            k = dist.argmin(-1)
-            r = r - words[torch.arange(len(k), device=k.device), k]
-            path = path * self.m + k
+            k = self._nearest(r, path, i)
+            r = r - self.codebooks[i][path, k]
+            path = self._route(path, k, i)
             codes.append(k)
         return torch.stack(codes, 1).reshape(shape[0], *shape[1:], n).movedim(-1, 1)
 
@@ -98,7 +109,7 @@ class HRVQ(nn.Module):
         out = []
         for i in range(k):
             out.append(self.codebooks[i][path, flat[:, i].long()])
-            path = path * self.m + flat[:, i].long()
+            path = self._route(path, flat[:, i].long(), i)
         e = torch.stack(out, 1)  # (N, k, D)
         return e.reshape(b, *s, k, self.dim).movedim(-2, 1).movedim(-1, 2)
 
@@ -132,17 +143,16 @@ class HRVQ(nn.Module):
         for i in range(self.n):
             cb = self.codebooks[i]
             with torch.no_grad():
-                words = cb[path]
-                k = (r.detach().unsqueeze(1) - words).pow(2).sum(-1).argmin(-1)
+                k = self._nearest(r.detach(), path, i)
             e = cb[path, k]  # differentiable w.r.t. the codebook
             # Eq. 6: codeword -> residual (codebook update) and residual -> codeword (commitment).
             vq_loss = vq_loss + (e - r.detach()).pow(2).mean() + self.beta * (r - e.detach()).pow(2).mean()
             if self.training:
-                self._track(i, path * self.m + k, r.detach(), path)
+                self._track(i, path * cb.shape[1] + k, r.detach(), path)
             mask = 1.0 if per_pos_keep is None else (per_pos_keep > i).float().unsqueeze(1)
             e_sum = e_sum + e * mask
             r = r - e.detach()
-            path = path * self.m + k
+            path = self._route(path, k, i)
             codes.append(k)
         z_flat = self._flatten(z)[0]
         # Eq. 5's commitment of the whole code e_C, then the straight-through estimator.
@@ -153,7 +163,7 @@ class HRVQ(nn.Module):
 
     @torch.no_grad()
     def _track(self, i: int, leaf: torch.Tensor, residual: torch.Tensor, path: torch.Tensor) -> None:
-        counts = torch.bincount(leaf, minlength=self.m ** (i + 1)).float()
+        counts = torch.bincount(leaf, minlength=self.usage(i).numel()).float()
         self.usage(i).mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
         self._last[i] = (residual, path)
 
@@ -174,7 +184,7 @@ class HRVQ(nn.Module):
                 continue
             residual, path = last
             cb = self.codebooks[i].data
-            dead = self.usage(i).view(-1, self.m) < threshold  # (m^i, m)
+            dead = self.usage(i).view(cb.shape[0], cb.shape[1]) < threshold  # (books, words)
             # One random routed residual per codebook: scatter over a shuffled order.
             perm = torch.randperm(len(path), device=path.device)
             pick = torch.full((cb.shape[0],), -1, dtype=torch.long, device=path.device)
@@ -187,7 +197,7 @@ class HRVQ(nn.Module):
                 src = residual[pick[books]]
                 noise = torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
                 cb[books, words] = src + noise
-                self.usage(i).view(-1, self.m)[books, words] = 1.0
+                self.usage(i).view(cb.shape[0], cb.shape[1])[books, words] = 1.0
             revived.append(n_dead)
         return revived
 
@@ -209,3 +219,36 @@ class HRVQ(nn.Module):
 
     def bits_per_index(self) -> float:
         return math.log2(self.m)
+
+
+class ResidualVQ(HRVQ):
+    """Plain residual VQ (VQ-VAE-2-like baseline): one shared codebook per layer.
+
+    Layer i quantizes the residual of the layers above with its own single codebook of sizes[i]
+    words, whatever was chosen above. With one layer it is the flat VQ of VQ-VAE. Used by
+    training/paper/ to test HR-VQVAE's claims against the quantizers it was compared with.
+    """
+
+    def __init__(self, dim: int, sizes: list[int], beta: float = 0.25,
+                 usage_decay: float = USAGE_DECAY, dead_usage: float = DEAD_USAGE):
+        nn.Module.__init__(self)
+        self.dim, self.n, self.beta, self.sizes = dim, len(sizes), beta, list(sizes)
+        self.m = max(sizes)
+        self.usage_decay, self.dead_usage = usage_decay, dead_usage
+        self._last = {}
+        self._init_codebooks([(1, k) for k in sizes])
+
+    def _nearest(self, r: torch.Tensor, path: torch.Tensor, i: int) -> torch.Tensor:
+        # One codebook for all vectors: |r|^2 - 2 r.c + |c|^2 as a matrix product, since gathering
+        # a copy of a 512-word codebook per vector (as per-path codebooks need) would not fit.
+        cb = self.codebooks[i][0]
+        return (cb.pow(2).sum(1) - 2 * r @ cb.t()).argmin(-1)
+
+    def _route(self, path: torch.Tensor, k: torch.Tensor, i: int) -> torch.Tensor:
+        return torch.zeros_like(path)  # every vector uses the layer's one codebook
+
+    def search_cost(self) -> tuple[int, int]:
+        return sum(self.sizes), sum(self.sizes)
+
+    def bits_per_index(self) -> float:
+        return sum(math.log2(k) for k in self.sizes) / self.n
