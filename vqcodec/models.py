@@ -14,6 +14,7 @@ from there or a path to a folder.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import os
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ class Codec(nn.Module):
         c = config
         if c["modality"] != "image":
             raise ModelError(f"unsupported modality {c['modality']!r}")
-        self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"])
-        self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"])
+        st = c.get("strides")
+        self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
+        self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
         self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
                               c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE))
         p = c["prior"]
@@ -67,7 +69,7 @@ class Codec(nn.Module):
 
     @property
     def stride(self) -> int:
-        return 2 ** len(self.config["channels"])
+        return math.prod(self.config.get("strides") or [2] * len(self.config["channels"]))
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:
         """The latent grid of an image of this size (padded up to the stride)."""

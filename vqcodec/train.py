@@ -201,7 +201,7 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
-    config.update({k: hp[k] for k in ("usage_decay", "dead_usage") if k in hp})
+    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "strides") if k in hp})
     config.update(modality="image", in_channels=3, beta=0.25, name=name or out.name,
                   training={"preset": preset, "data": str(data), "steps": hp["steps"],
                             "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
