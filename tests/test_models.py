@@ -72,3 +72,20 @@ def test_broken_model_folders(tiny_model, tmp_path, case, words):
         (m / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match=words):
         load_model(m)
+
+
+def test_stride_one_steps_keep_the_grid():
+    """strides=[1, 2]: the first step keeps full resolution, so the total stride is 2."""
+    from vqcodec.models import Codec
+    from vqcodec.train import PRESETS
+
+    cfg = {k: PRESETS["tiny"][k] for k in ("channels", "latent_dim", "res_blocks", "codebook_size",
+                                            "num_layers", "prior")}
+    cfg.update(modality="image", in_channels=3, beta=0.25, strides=[1, 2])
+    codec = Codec(cfg)
+    assert codec.stride == 2 and codec.latent_shape(31, 32) == (16, 16)
+    x = torch.rand(1, 3, 32, 32)
+    z = codec.encoder(x)
+    assert z.shape[2:] == (16, 16) and codec.decoder(z).shape == x.shape
+    cfg["strides"] = [1, 1]
+    assert Codec(cfg).encoder(x).shape[2:] == (32, 32)

@@ -40,6 +40,11 @@ PRESETS: dict[str, dict] = {
                  usage_decay=0.8, dead_usage=0.05, recon_weight=10.0,
                  crop=32, batch_size=8, steps=400, prior_steps=100, prior_crop=32, lr=3e-3,
                  crops_per_image=4),
+    # CIFAR-10 (32x32): one latent vector per pixel, HR-VQ 8/64/512 as in the HR-VQVAE paper.
+    "cifar": dict(channels=[32], strides=[1], latent_dim=16, res_blocks=1, codebook_size=8,
+                  num_layers=3, prior=dict(width=32, blocks=1, phases=2), recon_weight=10.0,
+                  crop=32, batch_size=64, steps=3000, prior_steps=800, prior_crop=32, lr=1e-3,
+                  crops_per_image=1),
     # The default for `vqcodec train` and the first shipped photo model.
     "small": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
                   prior=dict(width=64, blocks=2, phases=2),
