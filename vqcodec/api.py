@@ -133,21 +133,52 @@ def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
     for grp in _groups(keys, batch_pixels, [a.shape[0] * a.shape[1] for a in arrs]):
         x = _images_to_tensor([arrs[i] for i in grp], codec.stride, dev)
         codes = codec.quantizer.search(_run(codec.encoder, x)).cpu()
-        h, w = codes.shape[2:]
-        pm = phase_map(h, w, codec.exact.phases)
-        streams: list[list[bytes]] = [[] for _ in grp]
-        for i in range(n):
-            encs = [StreamEncoder() for _ in grp]
+        for j, seg in zip(grp, encode_streams(codes, codec, n), strict=True):
+            out[j] = seg
+    return out
+
+
+def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment]:
+    """One segment per item of codes (B, >= n, h, w): the first n layers, each a rANS stream
+    (phase by phase under the integer prior) and a hash of its indices."""
+    h, w = codes.shape[2:]
+    pm = phase_map(h, w, codec.exact.phases)
+    streams: list[list[bytes]] = [[] for _ in codes]
+    for i in range(n):
+        encs = [StreamEncoder() for _ in codes]
+        for p in range(codec.exact.phases):
+            probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
+            for b, enc in enumerate(encs):
+                enc.add(codes[b, i][pm == p].numpy(), probs[b])
+        for b, enc in enumerate(encs):
+            streams[b].append(enc.finish())
+    return [container.Segment((h, w), streams[b],
+                              [container.code_hash(codes[b, i].numpy()) for i in range(n)])
+            for b in range(len(codes))]
+
+
+def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor:
+    """Codes (B, k, h, w) of the first k layers of segments that share one latent shape.
+
+    Raises CodecError for a bad stream, or indices that differ from the encoder's (hash)."""
+    h, w = segs[0].latent_shape
+    pm = phase_map(h, w, codec.exact.phases)
+    codes = torch.zeros(len(segs), k, h, w, dtype=torch.long)
+    for i in range(k):
+        try:
+            decs = [StreamDecoder(seg.streams[i]) for seg in segs]
             for p in range(codec.exact.phases):
                 probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
-                for b, enc in enumerate(encs):
-                    enc.add(codes[b, i][pm == p].numpy(), probs[b])
-            for b, enc in enumerate(encs):
-                streams[b].append(enc.finish())
-        for b, j in enumerate(grp):
-            hashes = [container.code_hash(codes[b, i].numpy()) for i in range(n)]
-            out[j] = container.Segment((h, w), streams[b], hashes)
-    return out
+                for b, dec in enumerate(decs):
+                    codes[b, i][pm == p] = torch.from_numpy(dec.decode(probs[b]))
+        except StreamError as e:
+            raise CodecError(f"layer {i + 1}: {e}") from None
+        for b, seg in enumerate(segs):
+            if container.code_hash(codes[b, i].numpy()) != seg.code_hashes[i]:
+                raise CodecError(f"layer {i + 1} decoded to different indices than were "
+                                 "encoded (corrupt file, or a prior that differs from the "
+                                 "encoder's)")
+    return codes
 
 
 def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
@@ -158,6 +189,9 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
     batch-invariant; the encoder is a per-image computation). Images larger than `tile` on a
     side are split into tiles coded independently."""
     codec = model.codec
+    if codec.modality != "image":
+        raise CodecError(f"model {model.name!r} is an {codec.modality} model; this input is an "
+                         "image (pass an image model with --model)")
     n = codec.num_layers if layers is None else layers
     if not 1 <= n <= codec.num_layers:
         raise CodecError(f"--layers must be between 1 and {codec.num_layers}, not {n}")
@@ -217,7 +251,7 @@ def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
     except container.ContainerError as e:
         raise CodecError(str(e)) from None
     if f.modality != "image":
-        raise CodecError(f"this is an {f.modality} file; this build decodes images only")
+        raise CodecError(f"this is an {f.modality} file, not an image (use decompress_audio)")
     if model is not None:
         if model.model_id != f.model_id:
             raise CodecError(f"this file was made by model {f.model_name!r} (id "
@@ -267,23 +301,7 @@ def decompress_many(datas: list[bytes], model: LoadedModel, layers: int | None =
     keys = [(seg.latent_shape, k) for _, seg, _, k in jobs]
     dev = next(codec.decoder.parameters()).device
     for grp in _groups(keys, batch_pixels, [box[2] * box[3] for _, _, box, _ in jobs]):
-        (h, w), k = keys[grp[0]]
-        pm = phase_map(h, w, codec.exact.phases)
-        codes = torch.zeros(len(grp), k, h, w, dtype=torch.long)
-        for i in range(k):
-            try:
-                decs = [StreamDecoder(jobs[g][1].streams[i]) for g in grp]
-                for p in range(codec.exact.phases):
-                    probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
-                    for b, dec in enumerate(decs):
-                        codes[b, i][pm == p] = torch.from_numpy(dec.decode(probs[b]))
-            except StreamError as e:
-                raise CodecError(f"layer {i + 1}: {e}") from None
-            for b, g in enumerate(grp):
-                if container.code_hash(codes[b, i].numpy()) != jobs[g][1].code_hashes[i]:
-                    raise CodecError(f"layer {i + 1} decoded to different indices than were "
-                                     "encoded (corrupt file, or a prior that differs from the "
-                                     "encoder's)")
+        codes = decode_streams([jobs[g][1] for g in grp], codec, keys[grp[0]][1])
         y = _run(codec.decoder, codec.quantizer.decode_codes(codes.to(dev)))
         for b, g in enumerate(grp):
             j, _, (ty, tx, th, tw), _ = jobs[g]
@@ -309,30 +327,47 @@ def info(data: bytes) -> dict:
         out.update(width=g.width, height=g.height, channels=g.channels,
                    bpp=round(8 * len(data) / (g.width * g.height), 4))
     else:
-        out.update(sample_rate=g.sample_rate, channels=g.channels, num_samples=g.num_samples)
+        dur = g.num_samples / g.sample_rate
+        out.update(sample_rate=g.sample_rate, channels=g.channels, num_samples=g.num_samples,
+                   seconds=round(dur, 3), kbps=round(8 * len(data) / max(dur, 1e-9) / 1000, 3))
     return out
 
 
 # -- files ---------------------------------------------------------------------------------------
+def _model(model: str | Path | LoadedModel | None, device: str, modality: str) -> LoadedModel:
+    if isinstance(model, LoadedModel):
+        return model
+    return load_model(model, resolve_device(device), modality)
+
+
 def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None = None,
-                  layers: int | None = None, force: bool = False, device: str = "auto") -> dict:
-    """Compress an image file to a .vqc file (written atomically). Returns info() of the result."""
+                  layers: int | None = None, force: bool = False, device: str = "auto",
+                  progress=None) -> dict:
+    """Compress an image or audio file (by extension) to a .vqc file, written atomically.
+    Returns info() of the result. progress(seconds done, seconds total): audio only."""
     src, dst = Path(src), Path(dst)
     check_output(src, dst, force)
+    if media.modality_of(src) == "audio":
+        from .audio_codec import compress_audio_file
+
+        return info(compress_audio_file(src, dst, _model(model, device, "audio"), layers,
+                                        progress))
     img = media.load_image(src)
-    lm = model if isinstance(model, LoadedModel) else load_model(model, resolve_device(device))
-    data = compress(img, lm, layers)
+    data = compress(img, _model(model, device, "image"), layers)
     atomic_write_bytes(dst, data)
     return info(data)
 
 
 def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None = None,
-                    layers: int | None = None, force: bool = False, device: str = "auto") -> dict:
-    """Decompress a .vqc file to an image file whose format follows dst's extension."""
+                    layers: int | None = None, force: bool = False, device: str = "auto",
+                    progress=None) -> dict:
+    """Decompress a .vqc file to an image or audio file whose format follows dst's extension."""
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise CodecError(f"no such file: {src}")
     check_output(src, dst, force)
+    if _read_header(src).modality == "audio":
+        return _decompress_audio_file(src, dst, model, layers, device, progress)
     if media.modality_of(dst) != "image":
         raise CodecError(f"unsupported output format {dst.suffix!r} "
                          f"(use one of {', '.join(sorted(media.IMAGE_EXTS))})")
@@ -343,6 +378,20 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
         lm = model if isinstance(model, LoadedModel) else load_model(model, dev)
     img = decompress(data, lm, layers, dev)
     media.save_image(img, dst)
+    return info(data)
+
+
+def _decompress_audio_file(src: Path, dst: Path, model, layers: int | None, device: str,
+                           progress) -> dict:
+    from .audio_codec import decompress_audio_file
+
+    if media.modality_of(dst) != "audio":
+        raise CodecError(f"this is an audio file: the output must end in one of "
+                         f"{', '.join(sorted(media.AUDIO_EXTS))}, not {dst.suffix or '(none)'!r}")
+    data = src.read_bytes()
+    lm = (_model(model, device, "audio") if model is not None
+          else _find_model_for(_header(data), resolve_device(device)))
+    decompress_audio_file(data, dst, lm, layers, progress)
     return info(data)
 
 

@@ -200,10 +200,14 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print a JSON list
 
 @app.command()
 def train(
-    data: Path = typer.Option(..., "--data", "-d", help="Folder of training images (recursive)."),
+    data: Path = typer.Option(..., "--data", "-d", help="Folder of training images or audio "
+                                                        "files (recursive)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the model, log and checkpoints."),
-    preset: str = typer.Option("small", help="Architecture and schedule: small, or tiny (seconds; "
-                                             "for tests)."),
+    preset: str | None = typer.Option(None, help="Architecture and schedule. Images: small "
+                                                 "(default), tiny (seconds; for tests). Audio: "
+                                                 "speech-small (default), tiny-audio."),
+    modality: str | None = typer.Option(None, "--modality",
+                                        help="image or audio; default: what most files are."),
     steps: int | None = typer.Option(None, help="Stage 1 steps (autoencoder + quantizer)."),
     prior_steps: int | None = typer.Option(None, help="Stage 2 steps (the prior)."),
     batch_size: int | None = typer.Option(None, help="Crops per step."),
@@ -212,7 +216,7 @@ def train(
     seed: int = typer.Option(0, help="Random seed."),
     device: str = DeviceOpt,
 ) -> None:
-    """Train a codec on your own folder of images; then use it with --model OUT."""
+    """Train a codec on your own folder of images or audio; then use it with --model OUT."""
     from rich.progress import (
         BarColumn,
         Progress,
@@ -229,7 +233,7 @@ def train(
         _fail(f"{out_dir} already holds a model (use another --out, or --resume)")
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size, device,
-                               resume, name, seed, None, echo=lambda s: None))
+                               resume, name, seed, None, echo=lambda s: None, modality=modality))
         return
     cols = [TextColumn("{task.description}"), BarColumn(),
             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -242,7 +246,9 @@ def train(
                 label = "stage 1: autoencoder" if stage == 1 else "stage 2: prior"
                 tasks[stage] = bar.add_task(label, total=total, info="")
             if stage == 1:
-                txt = (f"loss {rec['loss']:.4f}  psnr {rec['psnr_mixed']:.2f} dB  "
+                quality = (f"psnr {rec['psnr_mixed']:.2f} dB" if "psnr_mixed" in rec
+                           else f"mel {rec['mel']:.3f}")
+                txt = (f"loss {rec['loss']:.4f}  {quality}  "
                        f"perplexity {'/'.join(str(round(p)) for p in rec['perplexity'])}")
             else:
                 txt = f"{rec['bits']:.3f} bits/index"
@@ -250,7 +256,8 @@ def train(
 
         folder = _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size,
                                         device, resume, name, seed, progress,
-                                        echo=lambda s: bar.console.print(s, highlight=False)))
+                                        echo=lambda s: bar.console.print(s, highlight=False),
+                                        modality=modality))
     out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
 
 

@@ -14,8 +14,8 @@ from there or a path to a folder.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +24,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .autoencoder import Decoder2d, Encoder2d
+from .autoencoder import Decoder1d, Decoder2d, Encoder1d, Encoder2d
 from .prior import ExactPrior, Prior
 from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-small"}
+DEFAULTS = {"image": "photo-small", "audio": "speech-small"}
 
 
 class ModelError(ValueError):
@@ -56,11 +56,16 @@ class Codec(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        if c["modality"] != "image":
-            raise ModelError(f"unsupported modality {c['modality']!r}")
         st = c.get("strides")
-        self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
-        self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
+        if c["modality"] == "image":
+            self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
+            self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
+        elif c["modality"] == "audio":
+            # One channel at a time (a stereo file is coded as two mono signals), at sample_rate.
+            args = (1, c["channels"], c["latent_dim"], c["res_blocks"], st, c["base_channels"])
+            self.encoder, self.decoder = Encoder1d(*args), Decoder1d(*args)
+        else:
+            raise ModelError(f"unsupported modality {c['modality']!r}")
         self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
                               c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE))
         p = c["prior"]
@@ -72,8 +77,20 @@ class Codec(nn.Module):
         return math.prod(self.config.get("strides") or [2] * len(self.config["channels"]))
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:
-        """The latent grid of an image of this size (padded up to the stride)."""
+        """The latent grid of an image of this size (padded up to the stride); audio: (1, frames)
+        of a clip of `width` samples."""
+        if self.modality == "audio":
+            return 1, -(-width // self.stride)
         return -(-height // self.stride), -(-width // self.stride)
+
+    @property
+    def modality(self) -> str:
+        return self.config["modality"]
+
+    @property
+    def sample_rate(self) -> int:
+        """Audio models: the rate the networks run at (inputs are resampled to it)."""
+        return int(self.config["sample_rate"])
 
     @property
     def m(self) -> int:
@@ -127,6 +144,10 @@ def resolve(name_or_path: str | Path | None, modality: str = "image") -> Path:
     """A model folder from a shipped name or a path; the modality's default when None."""
     if name_or_path is None or name_or_path == "default":
         name_or_path = DEFAULTS[modality]
+        if not (weights_dir() / name_or_path / "config.json").is_file():
+            raise ModelError(f"no {modality} model installed (the default {name_or_path!r} is not in "
+                             f"{weights_dir()}); train one with `vqcodec train --data DIR` and pass "
+                             "it with --model")
     p = Path(name_or_path)
     if (p / "config.json").is_file():
         return p

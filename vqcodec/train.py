@@ -8,6 +8,9 @@
                                                               so the integer prior matches)
                      --> model folder (config.json + safetensors), usable with --model
 
+The loop is the same for audio; what differs (files, crops, reconstruction loss, validation
+metric) sits behind a small task object: ImageTask here, AudioTask in train_audio.py.
+
 Checkpoints go to OUT/checkpoint.pt; `resume=True` continues from there.
 """
 
@@ -32,6 +35,7 @@ from . import media
 from .api import resolve_device
 from .models import Codec, save_model
 from .prior import ExactPrior, export_integer
+from .train_audio import AUDIO_PRESETS, AudioTask
 
 PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -51,7 +55,9 @@ PRESETS: dict[str, dict] = {
                   crop=64, batch_size=16, steps=4000, prior_steps=1500, prior_crop=128, lr=1e-3,
                   crops_per_image=24),
 }
+PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests) and speech-small (the shipped speech model)
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
+DEFAULT_PRESET = {"image": "small", "audio": "speech-small"}
 
 
 def pick_device(device: str) -> torch.device:
@@ -165,20 +171,84 @@ def evaluate(codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
     return res
 
 
-def train(data: Path, out: Path, preset: str = "small", steps: int | None = None,
+class ImageTask:
+    """The image side of the loop: files, random crops, MSE, PSNR (AudioTask is its twin)."""
+
+    modality = "image"
+
+    def __init__(self, hp: dict, log: Callable[[str], None]):
+        self.hp, self.log = hp, log
+
+    def find(self, folder: Path) -> list[Path]:
+        return find_images(folder)
+
+    def config(self) -> dict:
+        return {"in_channels": 3}
+
+    def load(self, files: list[Path], seed: int) -> str:
+        """Stage-1 training data; returns a line for the log."""
+        hp = self.hp
+        self.pool = load_crops(files, hp["crop"], hp["crops_per_image"], seed, self.log)
+        return f"{len(self.pool)} train crops of {hp['crop']}px"
+
+    def batch(self, n: int, device: torch.device) -> torch.Tensor:
+        return batch_from(self.pool, n, device)
+
+    def release(self) -> None:
+        self.pool = None
+
+    def val_set(self, files: list[Path], seed: int) -> torch.Tensor:
+        return load_crops(files, self.hp["crop"], 4, seed, self.log)
+
+    def recon(self, y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        mse = F.mse_loss(y, x)
+        return self.hp.get("recon_weight", 1.0) * mse, {"psnr_mixed": round(psnr(mse.item()), 3)}
+
+    def evaluate(self, codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
+        return evaluate(codec, val, device)
+
+    def prior_inputs(self, files: list[Path], seed: int, val: bool) -> torch.Tensor:
+        """Crops of prior_crop px (uint8) whose codes train the prior."""
+        hp = self.hp
+        per = 4 if val else hp["crops_per_image"]
+        per = max(1, per * hp["crop"] ** 2 // hp["prior_crop"] ** 2)
+        return load_crops(files, hp["prior_crop"], per, seed, self.log)
+
+    def to_input(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+        return x.to(device).float() / 255
+
+
+def detect_modality(folder: Path) -> str:
+    """"audio" when most media files under folder are audio, else "image"."""
+    kinds = [media.modality_of(p) for p in folder.rglob("*") if p.is_file()]
+    return "audio" if kinds.count("audio") > kinds.count("image") else "image"
+
+
+def train(data: Path, out: Path, preset: str | None = None, steps: int | None = None,
           prior_steps: int | None = None, batch_size: int | None = None, device: str = "auto",
           resume: bool = False, name: str | None = None, seed: int = 0,
-          progress: Callable | None = None, echo: Callable[[str], None] = print) -> Path:
-    """Train a codec on a folder of images; returns the model folder (= out).
+          progress: Callable | None = None, echo: Callable[[str], None] = print,
+          modality: str | None = None) -> Path:
+    """Train a codec on a folder of images or of audio; returns the model folder (= out).
 
     Args:
-        data: folder searched recursively for images.
+        data: folder searched recursively for images (or audio files).
         out: where checkpoints, the log and the model are written.
-        preset: architecture and schedule ("tiny" for tests, "small").
+        preset: architecture and schedule ("tiny" for tests, "small"; audio: "tiny-audio",
+            "speech-small"); default: the default of the modality.
+        modality: "image" or "audio"; default: the preset's, else what most files in data are.
         progress: optional callable(stage, step, total, metrics) for a progress display.
     """
-    if preset not in PRESETS:
+    if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    if modality is None:
+        modality = (PRESETS[preset].get("modality", "image") if preset is not None
+                    else detect_modality(data))
+    if modality not in DEFAULT_PRESET:
+        raise ValueError(f"unknown modality {modality!r} (image or audio)")
+    preset = preset or DEFAULT_PRESET[modality]
+    if PRESETS[preset].get("modality", "image") != modality:
+        raise ValueError(f"preset {preset!r} is not an {modality} preset")
     hp = dict(PRESETS[preset])
     hp["steps"] = steps if steps is not None else hp["steps"]
     hp["prior_steps"] = prior_steps if prior_steps is not None else hp["prior_steps"]
@@ -193,21 +263,25 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     torch.manual_seed(seed)  # the same initial weights on every rank (DDP also broadcasts them)
     random.seed(seed + rank)
 
-    files = find_images(data)
+    task = AudioTask(hp, log.say) if modality == "audio" else ImageTask(hp, log.say)
+    files = task.find(data)
     if len(files) < 2:
-        raise ValueError(f"need at least 2 images in {data}, found {len(files)}")
+        raise ValueError(f"need at least 2 {'audio files' if modality == 'audio' else 'images'} "
+                         f"in {data}, found {len(files)}")
     rng = random.Random(seed)
     shuffled = files[:]
     rng.shuffle(shuffled)
     n_val = max(1, len(files) // 20)
     val_files, train_files = shuffled[:n_val], shuffled[n_val:]
     if len(train_files) < world:
-        raise ValueError(f"{len(train_files)} training images cannot be shared by {world} ranks")
+        raise ValueError(f"{len(train_files)} training files cannot be shared by {world} ranks")
     my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
-    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "strides") if k in hp})
-    config.update(modality="image", in_channels=3, beta=0.25, name=name or out.name,
+    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "strides", "base_channels",
+                                      "sample_rate") if k in hp})
+    config.update(task.config())
+    config.update(modality=modality, beta=0.25, name=name or out.name,
                   training={"preset": preset, "data": str(data), "steps": hp["steps"],
                             "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
                             "crop": hp["crop"], "device": dev.type, "world_size": world,
@@ -244,10 +318,9 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     if state["stage"] == 1:
         t0 = time.time()
         torch.manual_seed(seed + 1000 * rank)  # different batches on each rank
-        pool = load_crops(my_files, hp["crop"], hp["crops_per_image"], seed + rank, log.say)
-        val = load_crops(val_files, hp["crop"], 4, seed + 1, log.say)
-        log.say(f"stage 1: {len(pool)} train crops, {len(val)} val crops of {hp['crop']}px, "
-                f"{hp['steps']} steps on {dev.type}")
+        what = task.load(my_files, seed + rank)
+        val = task.val_set(val_files, seed + 1)
+        log.say(f"stage 1: {what}, {len(val)} val crops, {hp['steps']} steps on {dev.type}")
         codec.train()
         n = codec.num_layers
         stage1 = Stage1(codec)
@@ -255,12 +328,12 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
         for step in range(state["step"], hp["steps"]):
             for g in opt1.param_groups:
                 g["lr"] = _lr(step, hp["steps"], hp["lr"])
-            x = batch_from(pool, hp["batch_size"], dev)
+            x = task.batch(hp["batch_size"], dev)
             keep = torch.randint(1, n + 1, (len(x),), device=dev)
             keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
             y, vq_loss = model1(x, keep)
-            mse = F.mse_loss(y, x)
-            loss = hp.get("recon_weight", 1.0) * mse + vq_loss
+            recon, parts = task.recon(y, x)
+            loss = recon + hp.get("vq_weight", 1.0) * vq_loss
             opt1.zero_grad(set_to_none=True)
             loss.backward()
             opt1.step()
@@ -272,12 +345,11 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
                         dist.broadcast(cb.data, 0)
             if main and (step % 50 == 0 or step == hp["steps"] - 1):
                 stats = codec.quantizer.stats()
-                rec = {"stage": 1, "step": step, "loss": round(loss.item(), 6),
-                       "psnr_mixed": round(psnr(mse.item()), 3),
+                rec = {"stage": 1, "step": step, "loss": round(loss.item(), 6), **parts,
                        "perplexity": [round(s["perplexity"], 1) for s in stats],
                        "dead": [s["dead"] for s in stats], "sec": round(time.time() - t0, 1)}
                 if step % 500 == 0 or step == hp["steps"] - 1:
-                    rec["val"] = evaluate(codec, val, dev)
+                    rec["val"] = task.evaluate(codec, val, dev)
                 log(rec)
                 if progress:
                     progress(1, step + 1, hp["steps"], rec)
@@ -285,15 +357,14 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
                 save_ckpt(1, step + 1, opt1)
         state = {"stage": 2, "step": 0}
         save_ckpt(2, 0, opt2)
-        del pool
+        task.release()
 
     # -- stage 2: the prior on the codes of the frozen autoencoder -----------------------------
     codec.eval()
     for p in ae_params:
         p.requires_grad_(False)
-    codes = extract_codes(codec, my_files, hp, seed + 2 + rank, dev, log.say)
-    val_codes = extract_codes(codec, val_files, dict(hp, crops_per_image=4), seed + 3, dev,
-                              log.say)
+    codes = extract_codes(codec, task, my_files, seed + 2 + rank, dev)
+    val_codes = extract_codes(codec, task, val_files, seed + 3, dev, val=True)
     log.say(f"stage 2: prior on {len(codes)} code grids {tuple(codes.shape[1:])}, "
             f"{hp['prior_steps']} steps")
     codec.prior.train()
@@ -333,8 +404,9 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
     with torch.no_grad():
         _, val_bits = codec.prior.loss(val_codes[:64].to(dev))
     config["training"]["val_prior_bits_per_layer"] = [round(b, 4) for b in val_bits]
-    val = load_crops(val_files, hp["crop"], 4, seed + 1, log.say)
-    config["training"]["val_psnr_per_layers"] = evaluate(codec, val, dev)
+    val = task.val_set(val_files, seed + 1)
+    key = "val_psnr_per_layers" if modality == "image" else "val_per_layers"
+    config["training"][key] = task.evaluate(codec, val, dev)
     codec.config = config
     save_model(codec, out, tensors, exact.fingerprint())
     log({"event": "done", "val_prior_bits_per_layer": val_bits})
@@ -345,14 +417,12 @@ def train(data: Path, out: Path, preset: str = "small", steps: int | None = None
 
 
 @torch.no_grad()
-def extract_codes(codec: Codec, files: list[Path], hp: dict, seed: int, dev: torch.device,
-                  log: Callable[[str], None]) -> torch.Tensor:
-    """Codes (N, n, h, w) uint8 of random crops of size prior_crop, all layers."""
-    crop = hp["prior_crop"]
-    per = max(1, hp["crops_per_image"] * hp["crop"] ** 2 // crop**2)
-    pool = load_crops(files, crop, per, seed, log)
+def extract_codes(codec: Codec, task, files: list[Path], seed: int, dev: torch.device,
+                  val: bool = False) -> torch.Tensor:
+    """Codes (N, n, h, w) of the task's prior crops (images: prior_crop px), all layers."""
+    pool = task.prior_inputs(files, seed, val)
     out = []
     for i in range(0, len(pool), 32):
-        x = pool[i:i + 32].to(dev).float() / 255
+        x = task.to_input(pool[i:i + 32], dev)
         out.append(codec.quantizer.search(codec.encoder(x)).to(torch.uint8).cpu())
     return torch.cat(out).long()

@@ -1,0 +1,211 @@
+"""Audio in and out (soundfile + soxr), in bounded memory whatever the file's length.
+
+::
+
+    file (any rate, C channels) --AudioReader: soundfile blocks--> soxr.ResampleStream
+        --> chunks (C, n) float32 at the model's rate, all `chunk` long but the last
+    chunks at the model's rate --AudioWriter: soxr back--> clip to [-1, 1] --> soundfile, written
+        block by block into a temporary file, renamed into place when complete
+
+Lengths are fixed by arithmetic, not by whatever the resampler emits: a file of N samples at
+rate r is model_length(N, r, R) samples at the model's rate R, and the writer pads or trims so
+the output has exactly N samples again. Reading: WAV, FLAC, OGG (Vorbis or Opus), any rate and
+channel count. Writing: the format follows the extension, 16-bit PCM for .wav and .flac,
+Vorbis for .ogg.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .files import atomic_path
+from .media import AUDIO_EXTS, MediaError
+
+# format and subtype written for each extension
+_WRITE = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+BLOCK = 1 << 16  # input frames per soundfile read: bounds memory for any length
+MAX_CHANNELS = 64  # the container's limit
+MAX_RATE = 768000
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def model_length(num_samples: int, rate: int, model_rate: int) -> int:
+    """Samples at the model's rate of a clip of num_samples at rate (rounded, >= 1 if any)."""
+    if num_samples == 0:
+        return 0
+    return max(1, (num_samples * model_rate + rate // 2) // rate)
+
+
+def _check_input_path(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"no such file: {path}")
+    if path.is_dir():
+        raise MediaError(f"not an audio file (a directory): {path}")
+    if not path.is_file():  # a FIFO or device could block or never end
+        raise MediaError(f"not a regular file: {path}")
+    if path.stat().st_size == 0:
+        raise MediaError(f"empty file: {path}")
+    if path.suffix.lower() not in AUDIO_EXTS:
+        raise MediaError(f"unsupported audio format {path.suffix or '(none)'!r} "
+                         f"(use {', '.join(sorted(AUDIO_EXTS))})")
+
+
+class AudioReader:
+    """An open audio file: `rate`, `channels`, `frames`, and `chunks()` at another rate.
+
+    Use as a context manager. Raises MediaError (one line) for a missing, unreadable, empty or
+    corrupt file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        _check_input_path(self.path)
+        try:
+            self._f = sf.SoundFile(str(self.path))
+        except Exception as e:  # LibsndfileError, TypeError from odd headers, ...
+            raise MediaError(f"not a readable audio file: {self.path} ({_one_line(e)})") from None
+        self.rate, self.channels, self.frames = self._f.samplerate, self._f.channels, self._f.frames
+        problem = None
+        if self.frames <= 0:
+            problem = f"empty audio file (no samples): {self.path}"
+        elif not 1 <= self.channels <= MAX_CHANNELS:
+            problem = f"{self.path} has {self.channels} channels (at most {MAX_CHANNELS})"
+        elif not 1 <= self.rate <= MAX_RATE:
+            problem = f"{self.path} has sample rate {self.rate} (at most {MAX_RATE})"
+        if problem:
+            self._f.close()
+            raise MediaError(problem)
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """(n, C) float32 blocks at the file's own rate, until the end of the file."""
+        while True:
+            try:
+                b = self._f.read(BLOCK, dtype="float32", always_2d=True)
+            except Exception as e:
+                raise MediaError(f"corrupt audio data in {self.path} ({_one_line(e)})") from None
+            if not len(b):
+                return
+            yield np.nan_to_num(b, nan=0.0, posinf=1.0, neginf=-1.0)
+
+    def chunks(self, rate: int, chunk: int) -> Iterator[np.ndarray]:
+        """(C, n) float32 chunks at `rate`: each `chunk` samples long except the last; in total
+        model_length(frames, self.rate, rate) samples."""
+        total = model_length(self.frames, self.rate, rate)
+        rs = None if rate == self.rate else soxr.ResampleStream(self.rate, rate, self.channels)
+        buf: list[np.ndarray] = []
+        have = done = 0
+        for b in self.blocks():
+            out = b if rs is None else rs.resample_chunk(b)
+            buf.append(out)
+            have += len(out)
+            while have >= chunk and done + chunk < total:  # the last chunk waits for the end
+                arr = np.concatenate(buf)
+                buf, have = [arr[chunk:]], have - chunk
+                done += chunk
+                yield np.ascontiguousarray(arr[:chunk].T)
+        if rs is not None:
+            buf.append(rs.resample_chunk(np.zeros((0, self.channels), np.float32), last=True))
+        rest = np.concatenate(buf) if buf else np.zeros((0, self.channels), np.float32)
+        while done < total:
+            n = min(chunk, total - done)
+            part = rest[:n]
+            if len(part) < n:  # the file held fewer frames than its header said, or rounding
+                part = np.concatenate([part, np.zeros((n - len(part), self.channels), np.float32)])
+            rest = rest[n:]
+            done += n
+            yield np.ascontiguousarray(part.T)
+
+
+def load_audio(path: Path) -> tuple[np.ndarray, int]:
+    """A whole (short) file as float32 (samples, channels) and its rate. MediaError if unusable."""
+    with AudioReader(path) as r:
+        data = np.concatenate(list(r.blocks()))
+        if not len(data):
+            raise MediaError(f"empty audio file (no samples): {path}")
+        return data, r.rate
+
+
+def resample(x: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    """Resample (samples[, channels]) float32 to new_rate (soxr HQ); x itself if rates agree."""
+    return x if rate == new_rate else soxr.resample(x, rate, new_rate).astype(np.float32)
+
+
+class AudioWriter:
+    """Write chunks at the model's rate into an audio file at its original rate and length.
+
+    ``with AudioWriter(path, rate, channels, num_samples, model_rate) as w: w.write(chunk)``.
+    Chunks are (C, n) float32; the output is clipped to [-1, 1] (no wrap-around in 16-bit PCM)
+    and padded or trimmed to exactly num_samples. The file appears only when complete."""
+
+    def __init__(self, path: Path, rate: int, channels: int, num_samples: int, model_rate: int):
+        self.path = Path(path)
+        fmt = _WRITE.get(self.path.suffix.lower())
+        if fmt is None:
+            raise MediaError(f"unsupported output format {self.path.suffix or '(none)'!r} for "
+                             f"audio (use {', '.join(sorted(_WRITE))})")
+        self.format, self.subtype = fmt
+        self.rate, self.channels, self.num_samples = rate, channels, num_samples
+        self.rs = None if rate == model_rate else soxr.ResampleStream(model_rate, rate, channels)
+        self.written = 0
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> AudioWriter:
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        try:
+            self._f = self._stack.enter_context(sf.SoundFile(
+                str(tmp), "w", self.rate, self.channels, self.subtype, format=self.format))
+        except Exception as e:
+            self._stack.close()
+            raise MediaError(f"cannot write {self.path} as {self.format} ({self.rate} Hz, "
+                             f"{self.channels} channels): {_one_line(e)}") from None
+        return self
+
+    def _put(self, frames: np.ndarray) -> None:
+        frames = frames[: self.num_samples - self.written]
+        if len(frames):
+            try:
+                self._f.write(np.clip(frames, -1.0, 1.0))
+            except sf.LibsndfileError as e:
+                raise MediaError(f"cannot write {self.path}: {_one_line(e)}") from None
+            self.written += len(frames)
+
+    def write(self, chunk: np.ndarray) -> None:
+        x = np.ascontiguousarray(np.asarray(chunk, dtype=np.float32).T)
+        self._put(x if self.rs is None else self.rs.resample_chunk(x))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            try:
+                if self.rs is not None:
+                    self._put(self.rs.resample_chunk(np.zeros((0, self.channels), np.float32),
+                                                     last=True))
+                while self.written < self.num_samples:  # resampler rounding: pad the end
+                    self._put(np.zeros((min(BLOCK, self.num_samples - self.written),
+                                        self.channels), np.float32))
+            except BaseException as e:
+                self._stack.__exit__(type(e), e, e.__traceback__)
+                raise
+        self._stack.__exit__(exc_type, exc, tb)  # closes the file, then renames (or removes) it
+
+
+def save_audio(wave: np.ndarray, rate: int, path: Path) -> None:
+    """Write float (samples, channels) at rate; format from the extension, atomically."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim == 1:
+        wave = wave[:, None]
+    with AudioWriter(path, rate, wave.shape[1], len(wave), rate) as w:
+        w.write(wave.T)
