@@ -436,28 +436,35 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
         batch_size = 8 if dev.startswith("cuda") else 1
     models: dict[bytes, LoadedModel] = {}
 
-    def get_model(head: container.VQCFile | None = None) -> LoadedModel:
-        """The given model, else the shipped one a file's header names (loaded once each)."""
+    def get_model(head: container.VQCFile | None = None, modality: str = "image") -> LoadedModel:
+        """The given model, else the shipped one a file's header names, else the default of
+        the modality (each loaded once)."""
         if isinstance(model, LoadedModel):
             return model
-        key = b"given" if model is not None or head is None else head.model_id
+        key = (b"given" if model is not None else head.model_id if head is not None
+               else modality.encode())
         if key not in models:
-            models[key] = (load_model(model, dev) if key == b"given"
-                           else _find_model_for(head, dev))
+            models[key] = (_find_model_for(head, dev) if model is None and head is not None
+                           else load_model(model, dev, modality))
         return models[key]
 
     def compress_chunk(chunk):
-        lm = get_model()
         res: list = [None] * len(chunk)
         imgs = []
         for i, it in enumerate(chunk):
+            if media.modality_of(it.src) == "audio":  # one file at a time, chunk by chunk
+                from .audio_codec import compress_audio_file
+
+                res[i] = (len(compress_audio_file(it.src, it.dst, get_model(None, "audio"),
+                                                  layers)), None)
+                continue
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", media.MediaWarning)
                     imgs.append((i, media.load_image(it.src)))
             except media.MediaError as e:
                 res[i] = (0, str(e))
-        datas = compress_many([im for _, im in imgs], lm, layers) if imgs else []
+        datas = compress_many([im for _, im in imgs], get_model(), layers) if imgs else []
         for (i, _), data in zip(imgs, datas, strict=True):
             atomic_write_bytes(chunk[i].dst, data)
             res[i] = (len(data), None)
@@ -465,8 +472,13 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
 
     def decompress_chunk(chunk):
         datas = [it.src.read_bytes() for it in chunk]
-        lm = get_model(_header(datas[0]))
-        outs = decompress_many(datas, lm, layers)
+        head = _header(datas[0])
+        if head.modality == "audio":  # alone in its group (see key)
+            from .audio_codec import decompress_audio_file
+
+            decompress_audio_file(datas[0], chunk[0].dst, get_model(head, "audio"), layers)
+            return [(chunk[0].dst.stat().st_size, None)]
+        outs = decompress_many(datas, get_model(head), layers)
         res = []
         for it, img in zip(chunk, outs, strict=True):
             media.save_image(img, it.dst)
@@ -474,10 +486,18 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
         return res
 
     if compressing:
-        key = _image_group_key(get_model().codec) if items else None
+        if model is not None and items:
+            get_model()  # a bad --model fails the job at once, not file by file
+
+        def key(it):
+            if media.modality_of(it.src) == "audio":
+                return ("audio", it.rel)  # audio files are coded one by one
+            return _image_group_key(get_model().codec)(it)
     else:
         def key(it):
             head = _read_header(it.src)
+            if head.modality == "audio":
+                return ("audio", it.rel)
             return (head.model_id, head.segments[0].latent_shape, head.num_layers)
     cb = progress(len(items)) if progress else None
     results = batch.run(items, compress_chunk if compressing else decompress_chunk, key,

@@ -7,15 +7,15 @@ import os
 import sys
 import time
 import warnings
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="vqcodec: learned compression of images with HR-VQVAE, a bit-exact "
-                       "PixelCNN prior and rANS. Files end in .vqc.")
+                  help="vqcodec: learned compression of images and audio with HR-VQVAE, a "
+                       "bit-exact PixelCNN prior and rANS. Files end in .vqc.")
 out = Console()
 err = Console(stderr=True)
 
@@ -61,7 +61,44 @@ def _default_output(src: Path, compressing: bool) -> Path:
     if compressing:
         return src.with_name(src.name + ".vqc")
     name = src.name[:-4] if src.name.endswith(".vqc") else src.name
-    return src.with_name(name if Path(name).suffix else name + ".png")
+    if Path(name).suffix:
+        return src.with_name(name)
+    return src.with_name(name + (".wav" if _is_audio_vqc(src) else ".png"))
+
+
+def _is_audio_vqc(src: Path) -> bool:
+    from . import container
+
+    try:
+        with open(src, "rb") as fh:
+            return container.read_header(fh.read(1 << 16)).modality == "audio"
+    except (OSError, container.ContainerError):
+        return False  # the decoder reports the real problem
+
+
+@contextmanager
+def _audio_progress(enabled: bool):
+    """A progress callback (seconds done, total) that shows a bar once a file is long."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with ExitStack() as stack:
+        state: dict = {}
+
+        def cb(done: float, total: float) -> None:
+            if not enabled or total < LONG_AUDIO_S:
+                return
+            if "bar" not in state:
+                bar = stack.enter_context(Progress(
+                    TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:.0f}/{task.total:.0f} s"), TimeRemainingColumn(),
+                    console=err, transient=True))
+                state["bar"], state["task"] = bar, bar.add_task("coding", total=total)
+            state["bar"].update(state["task"], completed=done)
+
+        yield cb
+
+
+LONG_AUDIO_S = 30.0  # audio longer than this shows a progress bar
 
 
 ShardOpt = typer.Option(None, "--shard", help="Folders: process shard i/N only (deterministic, "
@@ -69,7 +106,8 @@ ShardOpt = typer.Option(None, "--shard", help="Folders: process shard i/N only (
 BatchOpt = typer.Option(None, "--batch-size", min=1,
                         help="Folders: files per network pass (default 8 on a GPU, 1 on CPU).")
 JsonOpt = typer.Option(False, "--json", help="Folders: print the summary as JSON.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="Folders: no progress bar or table.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar (and for folders no "
+                                                       "table).")
 
 
 def _folder(input: Path, output: Path | None, compressing: bool, model, layers, force, shard,
@@ -97,8 +135,9 @@ def _folder(input: Path, output: Path | None, compressing: bool, model, layers, 
 
 @app.command()
 def compress(
-    input: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, BMP, TIFF), or a folder "
-                                           "(recursive; each a/b.png becomes a/b.png.vqc)."),
+    input: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, BMP, TIFF), audio file "
+                                           "(WAV, FLAC, OGG), or a folder (recursive; each "
+                                           "a/b.png becomes a/b.png.vqc)."),
     output: Path | None = typer.Option(None, "--output", "-o",
                                        help="Output .vqc file (default: INPUT.vqc), or output "
                                             "folder for a folder input."),
@@ -112,7 +151,7 @@ def compress(
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Compress an image (or a folder of them) into .vqc files.
+    """Compress an image or audio file (or a folder of them) into .vqc files.
 
     Folders: complete outputs are kept (rerun to resume), failures are listed and give exit 1."""
     from . import api
@@ -122,8 +161,10 @@ def compress(
                 quiet)
     dst = output or _default_output(input, True)
     t = time.time()
-    res = _run(lambda: api.compress_file(input, dst, model, layers, force, device))
-    out.print(f"{input} -> {dst}: {res['bytes']} bytes, {res.get('bpp', 0):.3f} bpp, "
+    with _audio_progress(not quiet) as progress:
+        res = _run(lambda: api.compress_file(input, dst, model, layers, force, device, progress))
+    rate = f"{res['kbps']:.2f} kbps" if "kbps" in res else f"{res['bpp']:.3f} bpp"
+    out.print(f"{input} -> {dst}: {res['bytes']} bytes, {rate}, "
               f"{res['layers_stored']} layers, {time.time() - t:.2f} s", highlight=False)
 
 
@@ -131,9 +172,9 @@ def compress(
 def decompress(
     input: Path = typer.Argument(..., help="A .vqc file, or a folder of them."),
     output: Path | None = typer.Option(None, "--output", "-o",
-                                       help="Output image; its extension picks the format. "
-                                            "Default: INPUT without .vqc (or .png). For a "
-                                            "folder: the output folder."),
+                                       help="Output image or audio file; its extension picks "
+                                            "the format. Default: INPUT without .vqc (or .png / "
+                                            ".wav). For a folder: the output folder."),
     model: str | None = typer.Option(None, "--model", "-m",
                                         help="Model folder or name; default: the shipped model "
                                              "the file was made with."),
@@ -146,7 +187,7 @@ def decompress(
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Decompress a .vqc file (or a folder of them) back to images."""
+    """Decompress a .vqc file (or a folder of them) back to images or audio."""
     from . import api
 
     if input.is_dir():
@@ -154,9 +195,11 @@ def decompress(
                 quiet)
     dst = output or _default_output(input, False)
     t = time.time()
-    res = _run(lambda: api.decompress_file(input, dst, model, layers, force, device))
-    out.print(f"{input} -> {dst}: {res['width']}x{res['height']}, {time.time() - t:.2f} s",
-              highlight=False)
+    with _audio_progress(not quiet) as progress:
+        res = _run(lambda: api.decompress_file(input, dst, model, layers, force, device, progress))
+    what = (f"{res['sample_rate']} Hz, {res['channels']} ch, {res['seconds']:.2f} s"
+            if res["modality"] == "audio" else f"{res['width']}x{res['height']}")
+    out.print(f"{input} -> {dst}: {what}, {time.time() - t:.2f} s", highlight=False)
 
 
 @app.command()
@@ -332,6 +375,46 @@ def bench_images(
                       f"log2(m) = {s['log2_m']:.0f}", highlight=False)
     for k, v in res["bd_rate_percent"].items():
         out.print(f"BD-rate {k}: " + ("n/a" if v is None else f"{v:+.1f} %"), highlight=False)
+
+
+@bench_app.command("audio")
+def bench_audio(
+    folder: Path = typer.Argument(..., help="Folder of test audio, e.g. ../shared/data/speech/test."),
+    model: list[str] | None = typer.Option(None, "--model", "-m",
+                                           help="Model(s) to measure; default: all shipped audio "
+                                                "models."),
+    json_out: Path | None = typer.Option(None, "--json", "--out", help="Write the results here."),
+    plot_out: Path | None = typer.Option(None, "--plot", help="Write an RD plot (PNG) here."),
+    limit: int | None = typer.Option(None, help="Use only the first N files."),
+    opus_levels: str = typer.Option(",".join(map(str, (1.0, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93,
+                                                       0.9))),
+                                    "--opus-levels", help="Opus compression levels to compare "
+                                                          "against (empty: none)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+) -> None:
+    """kbps, PESQ-WB, STOI and real-time factors of every model rate vs Opus (needs .[bench])."""
+    from rich.table import Table
+
+    from . import bench
+    from .api import resolve_device
+
+    if not folder.is_dir():
+        _fail(f"no such folder: {folder}")
+    try:
+        levels = tuple(float(v) for v in opus_levels.split(",") if v.strip())
+    except ValueError:
+        _fail(f"bad --opus-levels {opus_levels!r}: expected numbers between 0 and 1")
+    res = _run(lambda: bench.main_audio(folder, model or None, json_out, plot_out, limit,
+                                        resolve_device(device), levels))
+
+    def f(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
+
+    t = Table("codec", "setting", "kbps", "PESQ-WB", "STOI", "enc RTF", "dec RTF")
+    for p in res["points"]:
+        t.add_row(p["codec"], p["setting"], f(p["kbps"], ".2f"), f(p["pesq"], ".3f"),
+                  f(p["stoi"], ".3f"), f(p["enc_rtf"], ".3f"), f(p["dec_rtf"], ".3f"))
+    out.print(t)
 
 
 @bench_app.command("batch")
