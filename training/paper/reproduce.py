@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
             run(a.data, "cifar10", kind, 8, a.steps, a.batch, revive=False)
     elif a.what == "sweep":
         for m in (4, 8, 16):
-            for kind in ("hrvq", "vq", "rvq", "rvq-8x3"):
+            for kind in ("hrvq", "vq", "rvq"):
                 run(a.data, "cifar10", kind, m, a.steps, a.batch, tag="-sweep")
     else:
         from report import report  # training/paper/report.py
