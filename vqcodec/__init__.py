@@ -1,4 +1,4 @@
-"""vqcodec: learned image compression.
+"""vqcodec: learned image and audio compression.
 
 HR-VQVAE (hierarchical residual vector quantization) + a bit-exact PixelCNN prior + rANS.
 
@@ -16,7 +16,8 @@ from importlib import import_module
 __version__ = "0.1.0"
 _API = {"CodecError": "api", "compress": "api", "compress_many": "api", "decompress": "api",
         "decompress_many": "api", "compress_file": "api", "decompress_file": "api",
-        "folder_job": "api", "info": "api", "list_models": "models", "load_model": "models"}
+        "folder_job": "api", "info": "api", "list_models": "models", "load_model": "models",
+        "compress_audio": "audio_codec", "decompress_audio": "audio_codec"}
 __all__ = sorted(_API)
 
 
