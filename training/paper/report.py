@@ -11,8 +11,11 @@ LABEL = {"hrvq": "HR-VQ 8/64/512", "vq": "flat VQ 512", "rvq": "residual VQ 8/64
          "rvq-8x3": "residual VQ 8/8/8 (shared)"}
 
 
+GENERIC = {"hrvq": "HR-VQ m/m²/m³", "vq": "flat VQ m³", "rvq": "residual VQ m/m²/m³ (shared)"}
+
+
 def _load(runs: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted(runs.glob("*.json")) if p.name != "search_bench.json"]
 
 
 def report(runs: Path, out: Path) -> None:
@@ -28,7 +31,7 @@ def report(runs: Path, out: Path) -> None:
         if r["steps"] != steps:
             continue
         paper = PAPER[r["dataset"]].get(r["quantizer"], "")
-        col = {"vq": "VQVAE", "rvq": "VQVAE-2", "hrvq": "HR-VQVAE"}.get(r["quantizer"])
+        col = {"vq": "VQVAE", "rvq": "VQVAE-2, a two-scale model", "hrvq": "HR-VQVAE"}.get(r["quantizer"])
         lines.append(f"| {r['dataset']} | {LABEL[r['quantizer']]} | {r['bits_per_position']:g} | "
                      f"{r['total_codewords']} | {'yes' if r['revive'] else 'no'} | {r['test_mse']:.5f} | "
                      f"{f'{paper} ({col})' if paper else ''} |")
@@ -41,23 +44,24 @@ def report(runs: Path, out: Path) -> None:
         cells += [""] * (3 - len(cells))
         lines.append(f"| {r['dataset']} | {LABEL[r['quantizer']]} | {'yes' if r['revive'] else 'no'} | "
                      + " | ".join(cells) + " |")
-    lines += ["", "## Table 2: quantizer search time for the latents of 10,000 images (CPU)", "",
-              "| data | quantizer | vectors | distances/vector | seconds |", "|---|---|---|---|---|"]
-    for r in sorted(main, key=lambda r: (r["dataset"], r["quantizer"])):
-        if r["steps"] != steps or not r["revive"]:
-            continue
-        s = r["search_10k"]
-        lines.append(f"| {r['dataset']} | {LABEL[r['quantizer']]} | {s['vectors']:,} | "
-                     f"{r['distances_per_position']} | {s['seconds']:.2f} |")
+    bench = runs / "search_bench.json"
+    if bench.is_file():
+        sb = json.loads(bench.read_text())
+        lines += ["", f"## Table 2: quantizer search time, {sb['vectors']:,} latent vectors "
+                  f"({sb['images']:,} CIFAR-10-sized images), {sb['threads']} CPU thread(s)", "",
+                  "| quantizer | distances/vector | seconds | vs flat VQ |", "|---|---|---|---|"]
+        for k, sec in sb["seconds"].items():
+            lines.append(f"| {LABEL[k]} | {sb['distances_per_vector'][k]} | {sec:.2f} | "
+                         f"{sb['seconds']['vq'] / sec:.1f}x |")
     sweep = [r for r in rs if r.get("tag") == "-sweep"]
     if len({r["m"] for r in sweep}) > 1:
         lines += ["", "## Fig. 6: test MSE vs codebook size (CIFAR-10)", "", "![sweep](sweep.png)", "",
-                  "| m | " + " | ".join(LABEL[k] for k in LABEL) + " |", "|---" * (len(LABEL) + 1) + "|"]
+                  "| m | " + " | ".join(GENERIC.values()) + " |", "|---" * (len(GENERIC) + 1) + "|"]
         for m in sorted({r["m"] for r in sweep}):
             row = {r["quantizer"]: r for r in sweep if r["m"] == m}
             lines.append(f"| {m} | " + " | ".join(
                 f"{row[k]['test_mse']:.5f} ({row[k]['bits_per_position']:g} b)" if k in row else ""
-                for k in LABEL) + " |")
+                for k in GENERIC) + " |")
         _plot(sweep, out / "sweep.png")
     (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "log"} for r in rs],
@@ -71,7 +75,7 @@ def _plot(sweep: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    for kind, label in LABEL.items():
+    for kind, label in GENERIC.items():
         pts = sorted((r["m"], r["total_codewords"], r["bits_per_position"], r["test_mse"])
                      for r in sweep if r["quantizer"] == kind)
         if not pts:

@@ -126,6 +126,27 @@ def search_seconds(net: Net, x_test: torch.Tensor, samples: int = 10_000) -> dic
     return {"images": samples, "vectors": z.numel() // z.shape[1], "seconds": sec}
 
 
+@torch.no_grad()
+def search_bench(images: int = 10_000, grid: int = 32 * 32, dim: int = ARCH["latent_dim"],
+                 reps: int = 2) -> dict:
+    """Search time of each quantizer alone, in one process and interleaved, so that all of them
+    see the same machine load: random codebooks of the trained shapes (search cost does not
+    depend on the values), the latents of `images` CIFAR-10-sized images."""
+    torch.manual_seed(0)
+    qs = {k: make_quantizer(k, 8, dim) for k in ("hrvq", "vq", "rvq", "rvq-8x3")}
+    z = torch.randn(100, dim, 32, grid // 32)
+    best = {k: float("inf") for k in qs}
+    for _ in range(reps):
+        for k, q in qs.items():
+            t0 = time.perf_counter()
+            for _ in range(images // 100):
+                q.search(z)
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return {"images": images, "vectors": images * grid, "dim": dim, "threads": torch.get_num_threads(),
+            "seconds": {k: round(v, 2) for k, v in best.items()},
+            "distances_per_vector": {k: sum(cb.shape[1] for cb in q.codebooks) for k, q in qs.items()}}
+
+
 def run(data: Path, dataset: str, kind: str, m: int, steps: int, batch: int, seed: int = 0,
         revive: bool = True, tag: str = "") -> dict:
     name = f"{dataset}-{kind}-m{m}-s{steps}{'-norevive' if not revive else ''}{tag}"
@@ -175,7 +196,7 @@ def run(data: Path, dataset: str, kind: str, m: int, steps: int, batch: int, see
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["main", "sweep", "one", "report"])
+    ap.add_argument("what", choices=["main", "sweep", "search", "one", "report"])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
@@ -193,6 +214,11 @@ def main(argv: list[str] | None = None) -> None:
         # The collapse claim: the same runs without dead-codeword restarts (CIFAR-10).
         for kind in ("hrvq", "vq"):
             run(a.data, "cifar10", kind, 8, a.steps, a.batch, revive=False)
+    elif a.what == "search":
+        RUNS.mkdir(parents=True, exist_ok=True)
+        res = search_bench()
+        (RUNS / "search_bench.json").write_text(json.dumps(res, indent=1))
+        print(res)
     elif a.what == "sweep":
         for m in (4, 8, 16):
             for kind in ("hrvq", "vq", "rvq"):
