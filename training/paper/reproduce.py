@@ -111,22 +111,6 @@ def usage(net: Net, x_test: torch.Tensor) -> list[dict]:
 
 
 @torch.no_grad()
-def search_seconds(net: Net, x_test: torch.Tensor, samples: int = 10_000) -> dict:
-    """Wall time of the quantizer's search alone for the latents of `samples` test images (the
-    test set repeated). HR-VQ gathers each vector's own codebook (m words per layer); the shared
-    codebooks of VQ and residual VQ are searched with one matrix product per layer."""
-    net.eval()
-    z = torch.cat([net.encoder(x_test[i:i + 128].float() / 255) for i in range(0, len(x_test), 128)])
-    z = z.repeat(math.ceil(samples / len(z)), 1, 1, 1)[:samples]
-    t0 = time.perf_counter()
-    for i in range(0, samples, 100):
-        net.quantizer.search(z[i:i + 100])
-    net.train()
-    sec = round(time.perf_counter() - t0, 2)
-    return {"images": samples, "vectors": z.numel() // z.shape[1], "seconds": sec}
-
-
-@torch.no_grad()
 def search_bench(images: int = 10_000, grid: int = 32 * 32, dim: int = ARCH["latent_dim"],
                  reps: int = 2) -> dict:
     """Search time of each quantizer alone, in one process and interleaved, so that all of them
@@ -186,11 +170,11 @@ def run(data: Path, dataset: str, kind: str, m: int, steps: int, batch: int, see
            "distances_per_position": sum(cb.shape[1] for cb in net.quantizer.codebooks),
            "test_mse": test_mse(net, x_test),
            "test_mse_per_layers": [test_mse(net, x_test, k) for k in range(1, net.quantizer.n + 1)],
-           "usage": usage(net, x_test), "search_10k": search_seconds(net, x_test) if not tag else None,
+           "usage": usage(net, x_test),
            "train_seconds": round(time.time() - t0, 1), "log": log, "torch_threads": torch.get_num_threads()}
     RUNS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
-    print(name, {k: res[k] for k in ("test_mse", "search_10k", "train_seconds")}, flush=True)
+    print(name, {k: res[k] for k in ("test_mse", "train_seconds")}, flush=True)
     return res
 
 
