@@ -1,0 +1,37 @@
+"""The shipped speech model: listed as the audio default, and a real test utterance (a speaker
+not in training) round-trips through .vqc with its rate and length, under 6 kbps at full depth."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import SHARED
+from vqcodec import api
+from vqcodec.models import DEFAULTS, list_models, load_model
+
+pytestmark = pytest.mark.skipif(not any(m["name"] == DEFAULTS["audio"] for m in list_models()),
+                                reason="no shipped speech model in weights/")
+CLIP = SHARED / "speech" / "test" / "1688-142285-0000.flac"
+
+
+def test_speech_default_is_listed():
+    ms = [m for m in list_models() if m["modality"] == "audio" and m["default"]]
+    assert [m["name"] for m in ms] == [DEFAULTS["audio"]]
+
+
+def test_real_utterance_round_trip(tmp_path):
+    if not CLIP.is_file():
+        pytest.skip("no ../shared/data/speech/test")
+    x, rate = sf.read(CLIP, dtype="float32")
+    x = x[: 4 * rate]
+    src = tmp_path / "clip.wav"
+    sf.write(src, x, rate)
+    api.compress_file(src, tmp_path / "clip.vqc", load_model(None, modality="audio"))
+    api.decompress_file(tmp_path / "clip.vqc", tmp_path / "out.wav")
+    y, rate2 = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert rate2 == rate and y.shape == x.shape
+    kbps = (tmp_path / "clip.vqc").stat().st_size * 8 / (len(x) / rate) / 1000
+    assert kbps < 6.0, kbps
+    # Not silence and not a copy of the noise floor: the decoded speech follows the input's energy.
+    env = lambda s: np.sqrt(np.convolve(s**2, np.ones(1600) / 1600, "valid"))[::800]  # noqa: E731
+    assert np.corrcoef(env(x), env(y))[0, 1] > 0.7
