@@ -25,7 +25,7 @@ import soundfile as sf
 import soxr
 
 from .files import atomic_path
-from .media import AUDIO_EXTS, MediaError
+from .media import AUDIO_EXTS, MediaError, check_regular_file
 
 # format and subtype written for each extension
 _WRITE = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
@@ -46,12 +46,7 @@ def model_length(num_samples: int, rate: int, model_rate: int) -> int:
 
 
 def _check_input_path(path: Path) -> None:
-    if not path.exists():
-        raise MediaError(f"no such file: {path}")
-    if path.is_dir():
-        raise MediaError(f"not an audio file (a directory): {path}")
-    if not path.is_file():  # a FIFO or device could block or never end
-        raise MediaError(f"not a regular file: {path}")
+    check_regular_file(path, "an audio file")
     if path.stat().st_size == 0:
         raise MediaError(f"empty file: {path}")
     if path.suffix.lower() not in AUDIO_EXTS:

@@ -184,11 +184,16 @@ def plot(result: dict, path: Path) -> None:
 def main(folder: Path, models: list[str] | None, json_path: Path | None, plot_path: Path | None,
          limit: int | None, classical_codecs: tuple[str, ...], device: str) -> dict:
     res = bench_images(folder, models, classical_codecs, limit, device=device)
+    return _save(res, json_path, plot_path, plot)
+
+
+def _save(res: dict, json_path: Path | None, plot_path: Path | None, plot_fn) -> dict:
+    """Write a benchmark's JSON and plot where asked; returns res."""
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(res, indent=1))
     if plot_path:
-        plot(res, plot_path)
+        plot_fn(res, plot_path)
     return res
 
 
@@ -388,10 +393,5 @@ def plot_audio(result: dict, path: Path) -> None:
 def main_audio(folder: Path, models: list[str] | None, json_path: Path | None,
                plot_path: Path | None, limit: int | None, device: str = "cpu",
                opus_levels=OPUS_LEVELS) -> dict:
-    res = bench_audio(folder, models, limit, opus_levels, device)
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(res, indent=1))
-    if plot_path:
-        plot_audio(res, plot_path)
-    return res
+    return _save(bench_audio(folder, models, limit, opus_levels, device), json_path, plot_path,
+                 plot_audio)

@@ -123,18 +123,23 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def check_regular_file(path: Path, what: str) -> None:
+    """MediaError unless path is an existing regular file; `what` names the expected kind."""
+    if not path.exists():
+        raise MediaError(f"no such file: {path}")
+    if path.is_dir():
+        raise MediaError(f"not {what} (a directory): {path}")
+    if not path.is_file():  # a FIFO or device could block or never end
+        raise MediaError(f"not a regular file: {path}")
+
+
 def load_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image file as a C-contiguous uint8 array (H, W, C), C in {1, 3}.
 
     Raises MediaError (one line) for a missing, unreadable, truncated or too large file; gives a
     MediaWarning for each lossy conversion (see the module docstring)."""
     path = Path(path)
-    if not path.exists():
-        raise MediaError(f"no such file: {path}")
-    if path.is_dir():
-        raise MediaError(f"not an image (a directory): {path}")
-    if not path.is_file():  # a FIFO or device could block or never end
-        raise MediaError(f"not a regular file: {path}")
+    check_regular_file(path, "an image")
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
