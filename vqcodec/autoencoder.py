@@ -125,3 +125,91 @@ class Decoder1d(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z.squeeze(2))
+
+
+# -- audio on STFT frames (Vocos-like) --------------------------------------------------------------
+class ConvNeXt1d(nn.Module):
+    """Depthwise conv (k=7) + channel MLP, channels-last LayerNorm, a small residual scale."""
+
+    def __init__(self, ch: int, scale: float):
+        super().__init__()
+        self.dw = nn.Conv1d(ch, ch, 7, padding=3, groups=ch)
+        self.norm = nn.LayerNorm(ch)
+        self.mlp = nn.Sequential(nn.Linear(ch, 3 * ch), nn.GELU(), nn.Linear(3 * ch, ch))
+        self.gamma = nn.Parameter(torch.full((ch,), scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mlp(self.norm(self.dw(x).transpose(1, 2))) * self.gamma
+        return x + y.transpose(1, 2)
+
+
+class _Trunk(nn.Module):
+    """stem conv -> LayerNorm -> ConvNeXt blocks -> LayerNorm, all at the frame rate."""
+
+    def __init__(self, in_ch: int, width: int, blocks: int):
+        super().__init__()
+        self.stem = nn.Conv1d(in_ch, width, 7, padding=3)
+        self.norm_in, self.norm_out = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.blocks = nn.Sequential(*[ConvNeXt1d(width, 1 / blocks) for _ in range(blocks)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm_in(self.stem(x).transpose(1, 2)).transpose(1, 2)
+        return self.norm_out(self.blocks(x).transpose(1, 2))  # (B, T, width)
+
+
+def _frames_pad(n_fft: int, hop: int) -> int:
+    # "same" framing: a clip of T * hop samples gives exactly T frames, frame t centred on the
+    # middle of its hop (n_fft - hop is even for the sizes used: n_fft = 4 * hop).
+    return (n_fft - hop) // 2
+
+
+class SpecEncoder1d(nn.Module):
+    """Waveform (B, 1, T * hop) -> latent (B, D, rows, T): an STFT (window 4 * hop), then a
+    ConvNeXt trunk at the frame rate. All the network runs at hop-times fewer positions than a
+    waveform conv stack, which is what makes it trainable on a CPU. The input features are the
+    log magnitude and the complex spectrum with its magnitude compressed to the power 0.3."""
+
+    def __init__(self, hop: int, width: int, blocks: int, latent_dim: int, rows: int):
+        super().__init__()
+        self.hop, self.n_fft, self.d, self.rows = hop, 4 * hop, latent_dim, rows
+        bins = self.n_fft // 2 + 1
+        self.trunk = _Trunk(3 * bins, width, blocks)
+        self.out = nn.Linear(width, latent_dim * rows)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = _frames_pad(self.n_fft, self.hop)
+        spec = torch.stft(nn.functional.pad(x[:, 0], (p, p)), self.n_fft, self.hop,
+                          window=self.window, center=False, return_complex=True)
+        mag = spec.abs().clamp_min(1e-5)
+        c = spec / mag**0.7
+        feats = torch.cat([mag.log(), c.real, c.imag], 1)
+        z = self.out(self.trunk(feats))  # (B, T, D * rows)
+        b, t, _ = z.shape
+        return z.view(b, t, self.d, self.rows).permute(0, 2, 3, 1)
+
+
+class SpecDecoder1d(nn.Module):
+    """Latent (B, D, rows, T) -> waveform (B, 1, T * hop): a ConvNeXt trunk predicts each frame's
+    log magnitude and phase, and an inverse STFT (overlap-add, window 4 * hop) makes the wave."""
+
+    def __init__(self, hop: int, width: int, blocks: int, latent_dim: int, rows: int):
+        super().__init__()
+        self.hop, self.n_fft = hop, 4 * hop
+        self.bins = self.n_fft // 2 + 1
+        self.trunk = _Trunk(latent_dim * rows, width, blocks)
+        self.out = nn.Linear(width, 2 * self.bins)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        b, d, r, t = z.shape
+        h = self.out(self.trunk(z.reshape(b, d * r, t))).transpose(1, 2)  # (B, 2 * bins, T)
+        mag = h[:, :self.bins].clamp(max=6.0).exp()  # exp(6) ~ 400: no overflow early in training
+        ang = h[:, self.bins:]
+        frames = torch.fft.irfft(torch.polar(mag, ang), n=self.n_fft, dim=1) * self.window[:, None]
+        length = (t - 1) * self.hop + self.n_fft
+        fold = dict(output_size=(1, length), kernel_size=(1, self.n_fft), stride=(1, self.hop))
+        y = nn.functional.fold(frames, **fold)[:, 0, 0]
+        env = nn.functional.fold((self.window**2)[None, :, None].expand(1, -1, t), **fold)[:, 0, 0]
+        p = _frames_pad(self.n_fft, self.hop)
+        return (y / env.clamp_min(1e-3))[:, None, p:p + t * self.hop]

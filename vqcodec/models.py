@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .autoencoder import Decoder1d, Decoder2d, Encoder1d, Encoder2d
+from .autoencoder import Decoder1d, Decoder2d, Encoder1d, Encoder2d, SpecDecoder1d, SpecEncoder1d
 from .prior import ExactPrior, Prior
 from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
@@ -60,6 +60,10 @@ class Codec(nn.Module):
         if c["modality"] == "image":
             self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
             self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
+        elif c["modality"] == "audio" and c.get("arch") == "stft":
+            # STFT frames: hop = strides[0], width = channels[0], res_blocks ConvNeXt blocks.
+            args = (st[0], c["channels"][0], c["res_blocks"], c["latent_dim"], self.rows)
+            self.encoder, self.decoder = SpecEncoder1d(*args), SpecDecoder1d(*args)
         elif c["modality"] == "audio":
             # One channel at a time (a stereo file is coded as two mono signals), at sample_rate.
             args = (1, c["channels"], c["latent_dim"], c["res_blocks"], st, c["base_channels"])
@@ -73,14 +77,19 @@ class Codec(nn.Module):
         self.exact: ExactPrior | None = None
 
     @property
+    def rows(self) -> int:
+        """Audio: latent vectors per frame (the latent grid's height)."""
+        return int(self.config.get("latent_rows", 1))
+
+    @property
     def stride(self) -> int:
         return math.prod(self.config.get("strides") or [2] * len(self.config["channels"]))
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:
         """The latent grid of an image of this size (padded up to the stride); audio: (1, frames)
-        of a clip of `width` samples."""
+        of a clip of `width` samples: (rows, frames)."""
         if self.modality == "audio":
-            return 1, -(-width // self.stride)
+            return self.rows, -(-width // self.stride)
         return -(-height // self.stride), -(-width // self.stride)
 
     @property

@@ -57,6 +57,8 @@ PRESETS: dict[str, dict] = {
 }
 PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests) and speech-small (the shipped speech model)
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
+# Optional architecture keys (absent = the default): a checkpoint must agree on these too.
+SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows")
 DEFAULT_PRESET = {"image": "small", "audio": "speech-small"}
 
 
@@ -278,8 +280,7 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
-    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "strides", "base_channels",
-                                      "sample_rate") if k in hp})
+    config.update({k: hp[k] for k in ("usage_decay", "dead_usage") + SHAPE_KEYS if k in hp})
     config.update(task.config())
     config.update(modality=modality, beta=0.25, name=name or out.name,
                   training={"preset": preset, "data": str(data), "steps": hp["steps"],
@@ -291,7 +292,8 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     state = {"stage": 1, "step": 0}
     if resume and ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        if {k: ck["config"][k] for k in ARCH_KEYS} != {k: config[k] for k in ARCH_KEYS}:
+        keys = ARCH_KEYS + SHAPE_KEYS
+        if {k: ck["config"].get(k) for k in keys} != {k: config.get(k) for k in keys}:
             raise ValueError(f"{ckpt_path} was made with another architecture; drop --resume")
         config = ck["config"]
         codec = Codec(config).to(dev)
