@@ -227,6 +227,12 @@ def test_folder_job_with_audio(tiny_audio, tmp_path):
     assert sf.info(back / "sub" / "b.wav").channels == 2
     assert sf.info(back / "a.flac").frames == int(0.7 * 16000)
     assert api.folder_job(src, out, True, tiny_audio).skipped == 2  # resume
+    # a renamed .vqc with no media name inside decodes to FLAC, as its header says it is audio
+    renamed, back2 = tmp_path / "renamed", tmp_path / "back2"
+    renamed.mkdir()
+    (renamed / "talk.vqc").write_bytes((out / "a.flac.vqc").read_bytes())
+    s = api.folder_job(renamed, back2, False, tiny_audio)
+    assert s.done == 1 and sf.info(back2 / "talk.flac").frames == int(0.7 * 16000)
 
 
 def test_training_detects_audio(audio_folder, tmp_path):

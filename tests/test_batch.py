@@ -88,6 +88,8 @@ def test_output_name_round_trip() -> None:
         assert batch.output_name(packed, compressing=False) == rel
     assert batch.output_name(Path("a/x.vqc"), compressing=False) == Path("a/x.png")
     assert batch.output_name(Path("a/x.bin.vqc"), compressing=False) == Path("a/x.bin.png")
+    assert batch.output_name(Path("a/x.vqc"), False, "audio") == Path("a/x.flac")
+    assert batch.output_name(Path("a/x.wav.vqc"), False, "image") == Path("a/x.wav")  # name wins
 
 
 def test_shard_partition_and_stability() -> None:

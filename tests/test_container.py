@@ -24,6 +24,7 @@ from vqcodec.container import (
     VQCFile,
     code_hash,
     pack,
+    peek_modality,
     read_header,
     truncate,
     unpack,
@@ -166,6 +167,12 @@ def test_read_header_prefix_and_whole() -> None:
     with pytest.raises(ContainerError, match="truncated header"):
         read_header(data[: end - 1])
     assert truncate(read_header(data), 1).layer_bytes() == f.layer_bytes()[:1]
+
+
+def test_peek_modality() -> None:
+    img = pack(_image(segments=1))
+    assert peek_modality(img[:64]) == "image" and peek_modality(pack(_audio())) == "audio"
+    assert peek_modality(img[:10]) is None and peek_modality(b"PNG" + img[3:]) is None
 
 
 # --- validation of unpack, in header order ---

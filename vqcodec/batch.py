@@ -36,7 +36,7 @@ from . import container
 from .media import modality_of
 
 VQC_EXT = ".vqc"
-DEFAULT_DECODED_EXT = ".png"
+DEFAULT_DECODED_EXT = {"image": ".png", "audio": ".flac"}  # for a .vqc without a media name
 # Temporary files of files.atomic_path: ".NAME.<8 hex>.tmp[.EXT]"; group 1 is NAME.
 _TEMP_RE = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
 
@@ -92,15 +92,30 @@ class Summary:
         return d
 
 
-def output_name(rel: Path, compressing: bool) -> Path:
-    """a/b.png <-> a/b.png.vqc; a .vqc without a media name inside decodes to NAME.png."""
+def output_name(rel: Path, compressing: bool, modality: str | None = None) -> Path:
+    """a/b.png <-> a/b.png.vqc; a .vqc without a media name inside decodes to NAME.png, or
+    NAME.flac if `modality` (the file's, see file_modality) is audio."""
     rel = Path(rel)
     if compressing:
         return rel.with_name(rel.name + VQC_EXT)
     stem = rel.name[: -len(VQC_EXT)] if rel.name.lower().endswith(VQC_EXT) else rel.name
     if not stem or modality_of(Path(stem)) is None:
-        stem += DEFAULT_DECODED_EXT
+        stem += DEFAULT_DECODED_EXT.get(modality or "image", ".png")
     return rel.with_name(stem)
+
+
+def _needs_peek(rel: Path) -> bool:
+    stem = rel.name[: -len(VQC_EXT)]
+    return not stem or modality_of(Path(stem)) is None
+
+
+def file_modality(path: Path) -> str | None:
+    """The modality a .vqc file's header declares; None if unreadable (process() reports it)."""
+    try:
+        with open(path, "rb") as fh:
+            return container.peek_modality(fh.read(64))
+    except OSError:
+        return None
 
 
 def _is_temp(name: str) -> bool:
@@ -233,9 +248,12 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
     index, count = parse_shard(shard_spec)
     rels, ignored = discover(src_root, compressing, exclude=dst_root)
     # Name clashes (a/x.vqc and a/x.png.vqc) are found on the full list so every shard agrees.
+    # Only .vqc files whose name does not say the media type are opened to read it.
+    outs = {rel: output_name(rel, compressing, None if compressing or not _needs_peek(rel)
+                             else file_modality(src_root / rel)) for rel in rels}
     owner: dict[Path, Path] = {}
     for rel in rels:
-        owner.setdefault(output_name(rel, compressing), rel)
+        owner.setdefault(outs[rel], rel)
     items: list[Item] = []
     results: list[FileResult] = []
     for rel in shard(rels, index, count):
@@ -243,7 +261,7 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
             size = (src_root / rel).stat().st_size
         except OSError:
             size = 0  # e.g. a broken symlink; process() will report the real error
-        out = output_name(rel, compressing)
+        out = outs[rel]
         if owner[out] != rel:
             results.append(FileResult(rel.as_posix(), "failed", size, 0, 0.0,
                                       f"output {out.as_posix()} is also the output of "

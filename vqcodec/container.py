@@ -307,6 +307,14 @@ def _parse_header(buf: memoryview, limits: Limits) -> tuple[VQCFile, np.ndarray,
     return f, table, r.pos
 
 
+def peek_modality(prefix: bytes | bytearray | memoryview) -> str | None:
+    """'image' or 'audio' from a file's first bytes; None if they are not a .vqc header."""
+    if len(prefix) < _FIXED.size:
+        return None
+    magic, _version, modality, *_ = _FIXED.unpack_from(prefix)
+    return _MODALITY_NAMES.get(modality) if magic == MAGIC else None
+
+
 def read_header(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> VQCFile:
     """Parse only the header (``data`` may be the whole file or just a prefix containing it).
 
