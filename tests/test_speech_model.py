@@ -4,6 +4,7 @@ not in training) round-trips through .vqc with its rate and length, under 6 kbps
 import numpy as np
 import pytest
 import soundfile as sf
+from pystoi import stoi
 
 from tests.conftest import SHARED
 from vqcodec import api
@@ -35,3 +36,5 @@ def test_real_utterance_round_trip(tmp_path):
     # Not silence and not a copy of the noise floor: the decoded speech follows the input's energy.
     env = lambda s: np.sqrt(np.convolve(s**2, np.ones(1600) / 1600, "valid"))[::800]  # noqa: E731
     assert np.corrcoef(env(x), env(y))[0, 1] > 0.7
+    # Intelligible: STOI measured 0.892 on this clip at 5.6 kbps (the old speech-small: ~0.67).
+    assert stoi(x, y, rate) > 0.85

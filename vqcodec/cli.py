@@ -248,7 +248,8 @@ def train(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the model, log and checkpoints."),
     preset: str | None = typer.Option(None, help="Architecture and schedule. Images: small "
                                                  "(default), tiny (seconds; for tests). Audio: "
-                                                 "speech-small (default), tiny-audio."),
+                                                 "speech-stft (default), speech-small "
+                                                 "(waveform convs), tiny-audio."),
     modality: str | None = typer.Option(None, "--modality",
                                         help="image or audio; default: what most files are."),
     steps: int | None = typer.Option(None, help="Stage 1 steps (autoencoder + quantizer)."),

@@ -30,7 +30,7 @@ from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-small", "audio": "speech-small"}
+DEFAULTS = {"image": "photo-small", "audio": "speech-stft"}
 
 
 class ModelError(ValueError):

@@ -55,11 +55,11 @@ PRESETS: dict[str, dict] = {
                   crop=64, batch_size=16, steps=4000, prior_steps=1500, prior_crop=128, lr=1e-3,
                   crops_per_image=24),
 }
-PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests) and speech-small (the shipped speech model)
+PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests), speech-stft (the shipped speech model)
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
 # Optional architecture keys (absent = the default): a checkpoint must agree on these too.
 SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows")
-DEFAULT_PRESET = {"image": "small", "audio": "speech-small"}
+DEFAULT_PRESET = {"image": "small", "audio": "speech-stft"}
 
 
 def pick_device(device: str) -> torch.device:
@@ -237,7 +237,7 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         data: folder searched recursively for images (or audio files).
         out: where checkpoints, the log and the model are written.
         preset: architecture and schedule ("tiny" for tests, "small"; audio: "tiny-audio",
-            "speech-small"); default: the default of the modality.
+            "speech-stft", "speech-small"); default: the default of the modality.
         modality: "image" or "audio"; default: the preset's, else what most files in data are.
         progress: optional callable(stage, step, total, metrics) for a progress display.
     """
@@ -295,7 +295,13 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         keys = ARCH_KEYS + SHAPE_KEYS
         if {k: ck["config"].get(k) for k in keys} != {k: config.get(k) for k in keys}:
             raise ValueError(f"{ckpt_path} was made with another architecture; drop --resume")
-        config = ck["config"]
+        # The checkpoint's config, with this run's schedule (it may change the step counts) and
+        # a record of where training was resumed, so the shipped config tells what was run.
+        run = {k: config["training"][k] for k in ("steps", "prior_steps", "batch_size", "device",
+                                                  "world_size")}
+        tr = ck["config"]["training"]
+        resumed = tr.get("resumed", []) + [[ck["stage"], ck["step"]]]
+        config = {**ck["config"], "training": {**tr, **run, "resumed": resumed}}
         codec = Codec(config).to(dev)
         codec.load_state_dict(ck["model"])
         state = {"stage": ck["stage"], "step": ck["step"]}
