@@ -14,7 +14,7 @@ from rich.console import Console
 
 from vqcodec import batch
 from vqcodec.batch import FileResult, Item
-from vqcodec.container import ImageGeometry, Segment, VQCFile, pack
+from vqcodec.container import AudioGeometry, ImageGeometry, Segment, VQCFile, pack
 from vqcodec.files import atomic_write_bytes
 
 
@@ -80,7 +80,7 @@ def test_discover_decompress_finds_vqc(tmp_path: Path) -> None:
     assert [r.as_posix() for r in rels] == ["s/x.png.vqc", "y.VQC"] and ignored == 1
 
 
-def test_output_name_round_trip() -> None:
+def test_output_name_round_trip(tmp_path: Path) -> None:
     for name in ["a/b.png", "x.jpg", "d/e.f.tiff", "song.wav"]:
         rel = Path(name)
         packed = batch.output_name(rel, compressing=True)
@@ -88,8 +88,12 @@ def test_output_name_round_trip() -> None:
         assert batch.output_name(packed, compressing=False) == rel
     assert batch.output_name(Path("a/x.vqc"), compressing=False) == Path("a/x.png")
     assert batch.output_name(Path("a/x.bin.vqc"), compressing=False) == Path("a/x.bin.png")
-    assert batch.output_name(Path("a/x.vqc"), False, "audio") == Path("a/x.flac")
-    assert batch.output_name(Path("a/x.wav.vqc"), False, "image") == Path("a/x.wav")  # name wins
+    audio = tmp_path / "audio.vqc"  # an audio .vqc: its header decides when the name cannot
+    audio.write_bytes(pack(VQCFile("audio", "fake", bytes(16), 1, 256, AudioGeometry(8000, 1, 8),
+                                   0, [Segment((1, 2), [b"\x01"], [0])])))
+    assert batch.output_name(Path("a/x.vqc"), False, audio) == Path("a/x.flac")
+    assert batch.output_name(Path("a/x.png.vqc"), False, audio) == Path("a/x.png")  # name wins
+    assert batch.output_name(Path("a/x.vqc"), False, tmp_path / "missing") == Path("a/x.png")
 
 
 def test_shard_partition_and_stability() -> None:

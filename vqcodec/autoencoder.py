@@ -207,6 +207,8 @@ class SpecDecoder1d(nn.Module):
         mag = h[:, :self.bins].clamp(max=6.0).exp()  # exp(6) ~ 400: no overflow early in training
         ang = h[:, self.bins:]
         frames = torch.fft.irfft(torch.polar(mag, ang), n=self.n_fft, dim=1) * self.window[:, None]
+        # Overlap-add by hand: torch.istft(center=False) refuses the Hann envelope's zero at the
+        # clip's first sample (its NOLA check), and "same" framing trims those edges anyway.
         length = (t - 1) * self.hop + self.n_fft
         fold = dict(output_size=(1, length), kernel_size=(1, self.n_fft), stride=(1, self.hop))
         y = nn.functional.fold(frames, **fold)[:, 0, 0]

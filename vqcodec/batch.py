@@ -92,24 +92,19 @@ class Summary:
         return d
 
 
-def output_name(rel: Path, compressing: bool, modality: str | None = None) -> Path:
-    """a/b.png <-> a/b.png.vqc; a .vqc without a media name inside decodes to NAME.png, or
-    NAME.flac if `modality` (the file's, see file_modality) is audio."""
+def output_name(rel: Path, compressing: bool, src: Path | None = None) -> Path:
+    """a/b.png <-> a/b.png.vqc; a .vqc without a media name inside decodes to NAME.png, or to
+    NAME.flac if the header of `src` (the .vqc itself, only read in that case) says audio."""
     rel = Path(rel)
     if compressing:
         return rel.with_name(rel.name + VQC_EXT)
     stem = rel.name[: -len(VQC_EXT)] if rel.name.lower().endswith(VQC_EXT) else rel.name
     if not stem or modality_of(Path(stem)) is None:
-        stem += DEFAULT_DECODED_EXT.get(modality or "image", ".png")
+        stem += DEFAULT_DECODED_EXT[(src is not None and _file_modality(src)) or "image"]
     return rel.with_name(stem)
 
 
-def _needs_peek(rel: Path) -> bool:
-    stem = rel.name[: -len(VQC_EXT)]
-    return not stem or modality_of(Path(stem)) is None
-
-
-def file_modality(path: Path) -> str | None:
+def _file_modality(path: Path) -> str | None:
     """The modality a .vqc file's header declares; None if unreadable (process() reports it)."""
     try:
         with open(path, "rb") as fh:
@@ -248,9 +243,7 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
     index, count = parse_shard(shard_spec)
     rels, ignored = discover(src_root, compressing, exclude=dst_root)
     # Name clashes (a/x.vqc and a/x.png.vqc) are found on the full list so every shard agrees.
-    # Only .vqc files whose name does not say the media type are opened to read it.
-    outs = {rel: output_name(rel, compressing, None if compressing or not _needs_peek(rel)
-                             else file_modality(src_root / rel)) for rel in rels}
+    outs = {rel: output_name(rel, compressing, src_root / rel) for rel in rels}
     owner: dict[Path, Path] = {}
     for rel in rels:
         owner.setdefault(outs[rel], rel)

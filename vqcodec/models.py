@@ -86,8 +86,8 @@ class Codec(nn.Module):
         return math.prod(self.config.get("strides") or [2] * len(self.config["channels"]))
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:
-        """The latent grid of an image of this size (padded up to the stride); audio: (1, frames)
-        of a clip of `width` samples: (rows, frames)."""
+        """The latent grid of an image of this size (padded up to the stride); audio: (rows,
+        frames) of a clip of `width` samples."""
         if self.modality == "audio":
             return self.rows, -(-width // self.stride)
         return -(-height // self.stride), -(-width // self.stride)
