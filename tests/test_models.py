@@ -89,3 +89,18 @@ def test_stride_one_steps_keep_the_grid():
     assert z.shape[2:] == (16, 16) and codec.decoder(z).shape == x.shape
     cfg["strides"] = [1, 1]
     assert Codec(cfg).encoder(x).shape[2:] == (32, 32)
+
+
+def test_shuffle_gives_a_finer_grid_than_the_transform():
+    """shuffle=2 on strides [2, 2]: inputs pad to 4, the quantizer grid is at stride 2."""
+    from vqcodec.models import Codec
+    from vqcodec.train import PRESETS
+
+    cfg = {k: PRESETS["tiny"][k] for k in ("channels", "latent_dim", "res_blocks", "codebook_size",
+                                            "num_layers", "prior")}
+    cfg.update(modality="image", in_channels=3, beta=0.25, shuffle=2)
+    codec = Codec(cfg)
+    assert codec.stride == 4 and codec.latent_shape(30, 21) == (16, 12)
+    x = torch.rand(1, 3, 32, 24)  # 30 x 21 padded up to the stride
+    z = codec.encoder(x)
+    assert z.shape[1:] == (cfg["latent_dim"], 16, 12) and codec.decoder(z).shape == x.shape

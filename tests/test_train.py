@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from tests.conftest import synthetic_image
 from vqcodec import api
@@ -34,6 +36,17 @@ def test_train_cli_then_use_and_resume(image_folder, tmp_path):
     lm = load_model(out)
     img = synthetic_image(20, 24, 0)
     assert api.decompress(api.compress(img, lm), lm).shape == img.shape
+    # --init: stage 1 starts from that model's autoencoder and codebooks (0 steps: unchanged).
+    ft = tmp_path / "ft"
+    r = run("-m", "vqcodec", "train", "--data", image_folder, "--out", ft, "--preset", "tiny",
+            "--init", out, "--steps", "0", "--prior-steps", "5")
+    assert r.returncode == 0, r.stderr
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(ft / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((ft / "config.json").read_text())["training"]["init"]["name"] == "m"
+    r = run("-m", "vqcodec", "train", "--data", image_folder, "--out", tmp_path / "bad",
+            "--preset", "cifar", "--init", out, "--steps", "1")
+    assert r.returncode == 1 and "another architecture" in r.stderr and "Traceback" not in r.stderr
     # The folder holds a model: refused without --resume, continued with it.
     r = run("-m", "vqcodec", "train", "--data", image_folder, "--out", out, "--preset", "tiny")
     assert r.returncode == 1 and "--resume" in r.stderr

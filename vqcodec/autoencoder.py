@@ -30,8 +30,16 @@ class ResBlock(nn.Module):
 
 
 class Encoder2d(nn.Module):
+    """Image (B, C, H, W) -> latent (B, D, H * shuffle / s, W * shuffle / s), s = prod(strides).
+
+    With shuffle > 1 the transform runs down to stride s but emits shuffle**2 latent vectors per
+    position (depth-to-space): the quantizer sees a grid at stride s / shuffle, while each group
+    of shuffle x shuffle vectors is a joint transform of an s x s block. Deep strides are cheap
+    per pixel and decorrelate over a wide window; the rate per index stays that of the finer grid.
+    """
+
     def __init__(self, in_ch: int, channels: list[int], latent_dim: int, res_blocks: int,
-                 strides: list[int] | None = None):
+                 strides: list[int] | None = None, shuffle: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
         prev = in_ch
@@ -39,7 +47,9 @@ class Encoder2d(nn.Module):
             layers.append(nn.Conv2d(prev, ch, 5, stride=s, padding=2))
             layers += [ResBlock(ch) for _ in range(res_blocks)]
             prev = ch
-        layers += [nn.ReLU(), nn.Conv2d(prev, latent_dim, 1)]
+        layers += [nn.ReLU(), nn.Conv2d(prev, latent_dim * shuffle**2, 1)]
+        if shuffle > 1:
+            layers.append(nn.PixelShuffle(shuffle))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,12 +57,15 @@ class Encoder2d(nn.Module):
 
 
 class Decoder2d(nn.Module):
+    """The mirror of Encoder2d (space-to-depth first when shuffle > 1)."""
+
     def __init__(self, out_ch: int, channels: list[int], latent_dim: int, res_blocks: int,
-                 strides: list[int] | None = None):
+                 strides: list[int] | None = None, shuffle: int = 1):
         super().__init__()
         chans = channels[::-1]
         ups = (strides or [2] * len(channels))[::-1]
-        layers: list[nn.Module] = [nn.Conv2d(latent_dim, chans[0], 3, padding=1)]
+        layers: list[nn.Module] = [nn.PixelUnshuffle(shuffle)] if shuffle > 1 else []
+        layers.append(nn.Conv2d(latent_dim * shuffle**2, chans[0], 3, padding=1))
         for i, (ch, s) in enumerate(zip(chans, ups, strict=True)):
             layers += [ResBlock(ch) for _ in range(res_blocks)]
             nxt = chans[i + 1] if i + 1 < len(chans) else max(ch // 2, 16)

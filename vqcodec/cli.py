@@ -247,7 +247,9 @@ def train(
                                                         "files (recursive)."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for the model, log and checkpoints."),
     preset: str | None = typer.Option(None, help="Architecture and schedule. Images: small "
-                                                 "(default), tiny (seconds; for tests). Audio: "
+                                                 "(default), photo (the small architecture "
+                                                 "fine-tuned: use with --init photo-small), "
+                                                 "tiny (seconds; for tests). Audio: "
                                                  "speech-stft (default), speech-small "
                                                  "(waveform convs), tiny-audio."),
     modality: str | None = typer.Option(None, "--modality",
@@ -256,6 +258,9 @@ def train(
     prior_steps: int | None = typer.Option(None, help="Stage 2 steps (the prior)."),
     batch_size: int | None = typer.Option(None, help="Crops per step."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    init: str | None = typer.Option(None, "--init", help="Start from this model's autoencoder "
+                                    "and codebooks (a shipped name or a folder; same "
+                                    "architecture as the preset): fine-tune it on your data."),
     name: str | None = typer.Option(None, help="Model name (default: OUT's folder name)."),
     seed: int = typer.Option(0, help="Random seed."),
     device: str = DeviceOpt,
@@ -277,7 +282,8 @@ def train(
         _fail(f"{out_dir} already holds a model (use another --out, or --resume)")
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size, device,
-                               resume, name, seed, None, echo=lambda s: None, modality=modality))
+                               resume, name, seed, None, echo=lambda s: None, modality=modality,
+                               init=init))
         return
     cols = [TextColumn("{task.description}"), BarColumn(),
             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -301,7 +307,7 @@ def train(
         folder = _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size,
                                         device, resume, name, seed, progress,
                                         echo=lambda s: bar.console.print(s, highlight=False),
-                                        modality=modality))
+                                        modality=modality, init=init))
     out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
 
 

@@ -30,7 +30,7 @@ from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-small", "audio": "speech-stft"}
+DEFAULTS = {"image": "photo", "audio": "speech-stft"}
 
 
 class ModelError(ValueError):
@@ -58,8 +58,8 @@ class Codec(nn.Module):
         c = config
         st = c.get("strides")
         if c["modality"] == "image":
-            self.encoder = Encoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
-            self.decoder = Decoder2d(c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st)
+            args = (c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st, self.shuffle)
+            self.encoder, self.decoder = Encoder2d(*args), Decoder2d(*args)
         elif c["modality"] == "audio" and c.get("arch") == "stft":
             # STFT frames: hop = strides[0], width = channels[0], res_blocks ConvNeXt blocks.
             args = (st[0], c["channels"][0], c["res_blocks"], c["latent_dim"], self.rows)
@@ -82,7 +82,13 @@ class Codec(nn.Module):
         return int(self.config.get("latent_rows", 1))
 
     @property
+    def shuffle(self) -> int:
+        """Images: latent vectors per side of each deepest-stride position (depth-to-space)."""
+        return int(self.config.get("shuffle", 1))
+
+    @property
     def stride(self) -> int:
+        """What inputs are padded to a multiple of: the transform's total stride."""
         return math.prod(self.config.get("strides") or [2] * len(self.config["channels"]))
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:
@@ -90,7 +96,8 @@ class Codec(nn.Module):
         frames) of a clip of `width` samples."""
         if self.modality == "audio":
             return self.rows, -(-width // self.stride)
-        return -(-height // self.stride), -(-width // self.stride)
+        f = self.shuffle
+        return -(-height // self.stride) * f, -(-width // self.stride) * f
 
     @property
     def modality(self) -> str:

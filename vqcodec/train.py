@@ -28,12 +28,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import media
 from .api import resolve_device
-from .models import Codec, save_model
+from .models import Codec, model_id, resolve, save_model
 from .prior import ExactPrior, export_integer
 from .train_audio import AUDIO_PRESETS, AudioTask
 
@@ -54,11 +55,17 @@ PRESETS: dict[str, dict] = {
                   prior=dict(width=64, blocks=2, phases=2),
                   crop=64, batch_size=16, steps=4000, prior_steps=1500, prior_crop=128, lr=1e-3,
                   crops_per_image=24),
+    # The default photo model: the small architecture fine-tuned from photo-small (--init) on
+    # 128 px crops, so the decoder and prior learn wider context, at a lower learning rate.
+    "photo": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
+                  prior=dict(width=64, blocks=2, phases=2),
+                  crop=128, batch_size=8, steps=2000, prior_steps=2000, prior_crop=128, lr=5e-4,
+                  prior_batch=8, crops_per_image=12),
 }
 PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests), speech-stft (the shipped speech model)
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
 # Optional architecture keys (absent = the default): a checkpoint must agree on these too.
-SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows")
+SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", "shuffle")
 DEFAULT_PRESET = {"image": "small", "audio": "speech-stft"}
 
 
@@ -230,7 +237,7 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
           prior_steps: int | None = None, batch_size: int | None = None, device: str = "auto",
           resume: bool = False, name: str | None = None, seed: int = 0,
           progress: Callable | None = None, echo: Callable[[str], None] = print,
-          modality: str | None = None) -> Path:
+          modality: str | None = None, init: str | Path | None = None) -> Path:
     """Train a codec on a folder of images or of audio; returns the model folder (= out).
 
     Args:
@@ -239,6 +246,9 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         preset: architecture and schedule ("tiny" for tests, "small"; audio: "tiny-audio",
             "speech-stft", "speech-small"); default: the default of the modality.
         modality: "image" or "audio"; default: the preset's, else what most files in data are.
+        init: a model (shipped name or folder) of the same architecture whose autoencoder and
+            codebooks stage 1 starts from (fine-tuning, e.g. a shipped model on your own photos);
+            the prior is always trained afresh.
         progress: optional callable(stage, step, total, metrics) for a progress display.
     """
     if preset is not None and preset not in PRESETS:
@@ -306,6 +316,9 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         codec.load_state_dict(ck["model"])
         state = {"stage": ck["stage"], "step": ck["step"]}
         log.say(f"resuming stage {state['stage']} at step {state['step']}")
+    elif init is not None:
+        config["training"]["init"] = init_from(codec, init, modality)
+        log.say(f"stage 1 starts from model {config['training']['init']['name']}")
     log({"event": "start", "config": config, "files": len(files)})
 
     ae_params = [p for n, p in codec.named_parameters() if not n.startswith("prior.")]
@@ -378,7 +391,7 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     codec.prior.train()
     model2 = DDP(codec.prior) if world > 1 else codec.prior
     t0 = time.time()
-    pbs = max(4, hp["batch_size"] // 2)
+    pbs = hp.get("prior_batch", max(4, hp["batch_size"] // 2))
     for step in range(state["step"], hp["prior_steps"]):
         for g in opt2.param_groups:
             g["lr"] = _lr(step, hp["prior_steps"], hp["lr"])
@@ -422,6 +435,30 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     if world > 1:
         dist.destroy_process_group()
     return out
+
+
+AE_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "in_channels",
+           "modality") + SHAPE_KEYS
+
+
+def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
+    """Load a model's autoencoder and codebooks into `codec` (same architecture); returns a
+    record of it for the config (name and identity)."""
+    folder = resolve(init, modality)
+    cfg = json.loads((folder / "config.json").read_text())
+    diff = [k for k in AE_KEYS if cfg.get(k) != codec.config.get(k)]
+    if diff:
+        raise ValueError(f"--init model {folder} has another architecture ({diff[0]}: "
+                         f"{cfg.get(diff[0])!r} vs {codec.config.get(diff[0])!r})")
+    missing, unexpected = codec.load_state_dict(load_file(str(folder / "model.safetensors")),
+                                                strict=False)
+    if unexpected or any(not k.startswith("prior.") for k in missing):
+        raise ValueError(f"--init model {folder}: its weights do not match the architecture")
+    # Usage counts are not stored: start every word as if just used, so the first batches (which
+    # leave most deep words unvisited) do not restart the loaded codebooks as dead.
+    for i in range(codec.quantizer.n):
+        codec.quantizer.usage(i).fill_(1.0)
+    return {"name": cfg.get("name", folder.name), "model_id": model_id(folder).hex()}
 
 
 @torch.no_grad()
