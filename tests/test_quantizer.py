@@ -84,6 +84,18 @@ def test_dead_codewords_are_revived_on_routed_residuals():
     assert q.stats()[0]["perplexity"] > 1.5
 
 
+def test_loaded_codebooks_are_not_restarted_as_dead():
+    """After loading weights (usage not stored), words one batch misses are not dead yet."""
+    torch.manual_seed(3)
+    q = HRVQ(dim=3, codebook_size=4, num_layers=3)
+    q.mark_used()
+    q.train()
+    q(torch.randn(1, 3, 2, 2))  # 4 vectors: most of the 4 + 16 deeper words go unvisited
+    before = [cb.detach().clone() for cb in q.codebooks]
+    assert q.revive_dead() == [0, 0, 0]
+    assert all(torch.equal(a, b) for a, b in zip(before, q.codebooks, strict=True))
+
+
 def test_residual_vq_shares_one_codebook_per_layer():
     """The paper's baseline: the word chosen above does not select the codebook below."""
     from vqcodec.quantizer import ResidualVQ

@@ -168,6 +168,14 @@ class HRVQ(nn.Module):
         self._last[i] = (residual, path)
 
     @torch.no_grad()
+    def mark_used(self) -> None:
+        """Count every word as just used. Usage is not stored with the weights, so after loading
+        codebooks (fine-tuning, resuming) the counters would read zero and the next revival pass
+        would restart every word the first batch happened not to visit: most deep ones."""
+        for i in range(self.n):
+            self.usage(i).fill_(1.0)
+
+    @torch.no_grad()
     def revive_dead(self, threshold: float | None = None) -> list[int]:
         """Restart dead codewords on residuals routed to their codebook in the last batch.
 

@@ -314,6 +314,7 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         config = {**ck["config"], "training": {**tr, **run, "resumed": resumed}}
         codec = Codec(config).to(dev)
         codec.load_state_dict(ck["model"])
+        codec.quantizer.mark_used()
         state = {"stage": ck["stage"], "step": ck["step"]}
         log.say(f"resuming stage {state['stage']} at step {state['step']}")
     elif init is not None:
@@ -437,8 +438,8 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     return out
 
 
-AE_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "in_channels",
-           "modality") + SHAPE_KEYS
+# What --init must share with the new model: the architecture but the prior (trained afresh).
+AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
 
 
 def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
@@ -454,10 +455,7 @@ def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
                                                 strict=False)
     if unexpected or any(not k.startswith("prior.") for k in missing):
         raise ValueError(f"--init model {folder}: its weights do not match the architecture")
-    # Usage counts are not stored: start every word as if just used, so the first batches (which
-    # leave most deep words unvisited) do not restart the loaded codebooks as dead.
-    for i in range(codec.quantizer.n):
-        codec.quantizer.usage(i).fill_(1.0)
+    codec.quantizer.mark_used()
     return {"name": cfg.get("name", folder.name), "model_id": model_id(folder).hex()}
 
 
