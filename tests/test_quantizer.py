@@ -119,3 +119,25 @@ def test_residual_vq_shares_one_codebook_per_layer():
     loss.backward()
     assert torch.equal(c2, codes) and q.usage(1).numel() == 5
     assert sum(q.revive_dead(threshold=2.0)) > 0
+
+
+def test_ema_update_moves_words_to_the_mean_of_their_residuals():
+    torch.manual_seed(3)
+    q = HRVQ(dim=3, codebook_size=2, num_layers=2, update="ema")
+    z = torch.randn(4, 3, 6, 6, requires_grad=True)
+    _, loss, codes = q(z)
+    loss.backward()
+    assert z.grad is not None and z.grad.any()  # the commitment term still trains the encoder
+    z = z.detach()
+    # No codebook term in the loss: codebooks get no gradient, only the EMA moves them.
+    assert all(cb.grad is None or not cb.grad.any() for cb in q.codebooks)
+    for _ in range(2000):  # with the same batch every time, the EMA converges to the means
+        _, _, codes = q(z)
+    r = z.movedim(1, -1).reshape(-1, 3)
+    k1 = codes[:, 0].reshape(-1)
+    for k in range(2):
+        if (k1 == k).any():
+            assert torch.allclose(q.codebooks[0][0, k], r[k1 == k].mean(0), atol=1e-3)
+    import pytest
+    with pytest.raises(ValueError, match="loss' or 'ema"):
+        HRVQ(dim=3, codebook_size=2, num_layers=2, update="kmeans")

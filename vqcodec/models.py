@@ -30,7 +30,7 @@ from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo", "audio": "speech-stft"}
+DEFAULTS = {"image": "photo-v2", "audio": "speech-stft"}
 
 
 class ModelError(ValueError):
@@ -71,7 +71,8 @@ class Codec(nn.Module):
         else:
             raise ModelError(f"unsupported modality {c['modality']!r}")
         self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
-                              c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE))
+                              c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE),
+                              c.get("codebook_update", "loss"))
         p = c["prior"]
         self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"], p["phases"])
         self.exact: ExactPrior | None = None

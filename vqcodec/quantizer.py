@@ -18,6 +18,10 @@ codeword to its residual and a commitment term pulling the residual to its codew
 straight-through gradient to the encoder. Dead codewords (no use for a while) are restarted on
 residuals that are routed to their codebook, since per-path codebooks deep in the tree see few
 vectors and die easily.
+
+`update="ema"` replaces the codebook term of the loss by exponential moving averages of the
+residuals assigned to each word (the VQ-VAE-2 / SoundStream recipe); kept as a training option
+for the study in training/photo (the shipped models use the loss).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from torch import nn
 # memory (the tiny preset uses 0.8 / 0.05: about 14 batches).
 USAGE_DECAY = 0.97
 DEAD_USAGE = 0.01
+EMA_DECAY = 0.99  # codeword = EMA(sum of assigned residuals) / EMA(count), for update="ema"
 
 
 class HRVQ(nn.Module):
@@ -42,13 +47,17 @@ class HRVQ(nn.Module):
         codebook_size: m, words per codebook.
         num_layers: n, depth of the hierarchy.
         beta: commitment weight of the paper's loss.
+        update: "loss" (the paper's codebook term) or "ema" (moving averages, no codebook term).
     """
 
     def __init__(self, dim: int, codebook_size: int, num_layers: int, beta: float = 0.25,
-                 usage_decay: float = USAGE_DECAY, dead_usage: float = DEAD_USAGE):
+                 usage_decay: float = USAGE_DECAY, dead_usage: float = DEAD_USAGE,
+                 update: str = "loss"):
         super().__init__()
+        if update not in ("loss", "ema"):
+            raise ValueError(f"codebook update must be 'loss' or 'ema', not {update!r}")
         self.dim, self.m, self.n, self.beta = dim, codebook_size, num_layers, beta
-        self.usage_decay, self.dead_usage = usage_decay, dead_usage
+        self.usage_decay, self.dead_usage, self.update = usage_decay, dead_usage, update
         self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> residuals, paths
         # Layer i (0-based) holds m^i codebooks of m words: shape (m^i, m, D). Deeper layers quantize
         # smaller residuals, so they start smaller.
@@ -64,6 +73,10 @@ class HRVQ(nn.Module):
         for i, (books, words) in enumerate(shapes):
             # Zero at start: the first revive_dead() then seeds every unused word from real residuals.
             self.register_buffer(f"usage_{i}", torch.zeros(books * words), persistent=False)
+            # EMA statistics (update="ema"); a word with zero count keeps its current value.
+            self.register_buffer(f"ema_count_{i}", torch.zeros(books * words), persistent=False)
+            self.register_buffer(f"ema_sum_{i}", torch.zeros(books * words, self.dim),
+                                 persistent=False)
 
     def _nearest(self, r: torch.Tensor, path: torch.Tensor, i: int) -> torch.Tensor:
         """Index of the nearest word of each vector's own codebook at layer i."""
@@ -144,9 +157,13 @@ class HRVQ(nn.Module):
             cb = self.codebooks[i]
             with torch.no_grad():
                 k = self._nearest(r.detach(), path, i)
+            if self.training and self.update == "ema":
+                self._ema_update(i, path * cb.shape[1] + k, r.detach())
             e = cb[path, k]  # differentiable w.r.t. the codebook
             # Eq. 6: codeword -> residual (codebook update) and residual -> codeword (commitment).
-            vq_loss = vq_loss + (e - r.detach()).pow(2).mean() + self.beta * (r - e.detach()).pow(2).mean()
+            commit = self.beta * (r - e.detach()).pow(2).mean()
+            vq_loss = vq_loss + commit + (0.0 if self.update == "ema" else
+                                          (e - r.detach()).pow(2).mean())
             if self.training:
                 self._track(i, path * cb.shape[1] + k, r.detach(), path)
             mask = 1.0 if per_pos_keep is None else (per_pos_keep > i).float().unsqueeze(1)
@@ -166,6 +183,16 @@ class HRVQ(nn.Module):
         counts = torch.bincount(leaf, minlength=self.usage(i).numel()).float()
         self.usage(i).mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
         self._last[i] = (residual, path)
+
+    @torch.no_grad()
+    def _ema_update(self, i: int, leaf: torch.Tensor, residual: torch.Tensor) -> None:
+        count, total = getattr(self, f"ema_count_{i}"), getattr(self, f"ema_sum_{i}")
+        d = EMA_DECAY
+        count.mul_(d).add_(torch.bincount(leaf, minlength=count.numel()).float(), alpha=1 - d)
+        total.mul_(d).index_add_(0, leaf, residual, alpha=1 - d)
+        seen = count > 1e-6
+        cb = self.codebooks[i].data.view(-1, self.dim)
+        cb[seen] = total[seen] / count[seen].unsqueeze(1)
 
     @torch.no_grad()
     def mark_used(self) -> None:
@@ -206,6 +233,9 @@ class HRVQ(nn.Module):
                 noise = torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
                 cb[books, words] = src + noise
                 self.usage(i).view(cb.shape[0], cb.shape[1])[books, words] = 1.0
+                leaves = books * cb.shape[1] + words  # the EMA of a restarted word starts afresh
+                getattr(self, f"ema_count_{i}")[leaves] = 0.0
+                getattr(self, f"ema_sum_{i}")[leaves] = 0.0
             revived.append(n_dead)
         return revived
 
@@ -242,7 +272,7 @@ class ResidualVQ(HRVQ):
         nn.Module.__init__(self)
         self.dim, self.n, self.beta, self.sizes = dim, len(sizes), beta, list(sizes)
         self.m = max(sizes)
-        self.usage_decay, self.dead_usage = usage_decay, dead_usage
+        self.usage_decay, self.dead_usage, self.update = usage_decay, dead_usage, "loss"
         self._last = {}
         self._init_codebooks([(1, k) for k in sizes])
 

@@ -61,12 +61,23 @@ PRESETS: dict[str, dict] = {
                   prior=dict(width=64, blocks=2, phases=2),
                   crop=128, batch_size=8, steps=2000, prior_steps=2000, prior_crop=128, lr=5e-4,
                   prior_batch=8, crops_per_image=12),
+    # photo fine-tuned (--init photo) without layer dropout: every sample trains all 4 layers,
+    # which the ablation in training/photo/ab_study.py found buys the full-rate point most.
+    "photo-v2": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8,
+                     num_layers=4, prior=dict(width=64, blocks=2, phases=2), layer_dropout=False,
+                     crop=128, batch_size=8, steps=1200, prior_steps=1500, prior_crop=128,
+                     lr=3e-4, prior_batch=8, crops_per_image=12),
 }
 PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests), speech-stft (the shipped speech model)
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
 # Optional architecture keys (absent = the default): a checkpoint must agree on these too.
 SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", "shuffle")
 DEFAULT_PRESET = {"image": "small", "audio": "speech-stft"}
+# Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
+# revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
+# loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more). The codebook
+# update rule ("loss" or "ema") is a model config key, codebook_update.
+STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update")
 
 
 def pick_device(device: str) -> torch.device:
@@ -211,7 +222,15 @@ class ImageTask:
 
     def recon(self, y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         mse = F.mse_loss(y, x)
-        return self.hp.get("recon_weight", 1.0) * mse, {"psnr_mixed": round(psnr(mse.item()), 3)}
+        parts = {"psnr_mixed": round(psnr(mse.item()), 3)}
+        if self.hp.get("loss", "mse") == "ms-ssim":
+            from pytorch_msssim import ms_ssim  # optional extra ("bench"): only this loss needs it
+
+            # The standard 5 scales: the 11-tap window needs crops of at least 176 px.
+            sim = ms_ssim(y.clamp(0, 1), x, data_range=1.0)
+            parts["ms_ssim"] = round(sim.item(), 4)
+            return 1 - sim, parts
+        return self.hp.get("recon_weight", 1.0) * mse, parts
 
     def evaluate(self, codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
         return evaluate(codec, val, device)
@@ -262,6 +281,10 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     if PRESETS[preset].get("modality", "image") != modality:
         raise ValueError(f"preset {preset!r} is not an {modality} preset")
     hp = dict(PRESETS[preset])
+    if hp.get("loss", "mse") not in ("mse", "ms-ssim"):
+        raise ValueError(f"unknown loss {hp['loss']!r} (mse or ms-ssim)")
+    if hp.get("loss") == "ms-ssim" and hp["crop"] < 176:
+        raise ValueError("the ms-ssim loss needs crops of at least 176 px (its 4 downsamplings)")
     hp["steps"] = steps if steps is not None else hp["steps"]
     hp["prior_steps"] = prior_steps if prior_steps is not None else hp["prior_steps"]
     hp["batch_size"] = batch_size if batch_size is not None else hp["batch_size"]
@@ -290,13 +313,15 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
-    config.update({k: hp[k] for k in ("usage_decay", "dead_usage") + SHAPE_KEYS if k in hp})
+    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "codebook_update") + SHAPE_KEYS
+                   if k in hp})
     config.update(task.config())
     config.update(modality=modality, beta=0.25, name=name or out.name,
                   training={"preset": preset, "data": str(data), "steps": hp["steps"],
                             "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
                             "crop": hp["crop"], "device": dev.type, "world_size": world,
                             "recon_weight": hp.get("recon_weight", 1.0),
+                            **{k: hp[k] for k in STUDY_KEYS if k in hp},
                             "train_files": len(train_files), "val_files": len(val_files)})
     codec = Codec(config).to(dev)
     state = {"stage": 1, "step": 0}
@@ -353,13 +378,15 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
             x = task.batch(hp["batch_size"], dev)
             keep = torch.randint(1, n + 1, (len(x),), device=dev)
             keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
+            if not hp.get("layer_dropout", True):
+                keep[:] = n
             y, vq_loss = model1(x, keep)
             recon, parts = task.recon(y, x)
             loss = recon + hp.get("vq_weight", 1.0) * vq_loss
             opt1.zero_grad(set_to_none=True)
             loss.backward()
             opt1.step()
-            if step % 25 == 0:
+            if step % 25 == 0 and hp.get("revive", True):
                 if main:
                     codec.quantizer.revive_dead()
                 if world > 1:  # rank 0 decided; every rank takes its codebooks
