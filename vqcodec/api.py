@@ -20,6 +20,7 @@ from .coding import StreamDecoder, StreamEncoder, StreamError
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, ModelError, list_models, load_model, model_id
 from .prior import phase_map
+from .rdo import search_rd
 
 
 class CodecError(ValueError):
@@ -82,21 +83,38 @@ BATCH_PIXELS = 4 << 20
 
 
 @torch.no_grad()
-def encode_codes(img: np.ndarray, model: LoadedModel) -> torch.Tensor:
-    """HR-VQ indices (1, n, h, w) of an image."""
+@torch.no_grad()
+def encode_codes(img: np.ndarray, model: LoadedModel, rdo: float | None = None) -> torch.Tensor:
+    """HR-VQ indices (1, n, h, w) of an image, chosen as compress() chooses them."""
     codec = model.codec
     dev = next(codec.encoder.parameters()).device
     x = _images_to_tensor([_check_image(img)], codec.stride, dev)
-    return codec.quantizer.search(codec.encoder(x)).cpu()
+    return _choose(codec, codec.encoder(x), _rdo(model, rdo), codec.num_layers).cpu()
 
 
-def compress(img: np.ndarray, model: LoadedModel, layers: int | None = None) -> bytes:
+def _rdo(model: LoadedModel, rdo: float | None) -> float:
+    """The encoder's rate-distortion weight: given, else the model's tuned one (config "rdo")."""
+    lam = float(model.codec.config.get("rdo", 0.0)) if rdo is None else float(rdo)
+    if not lam >= 0:
+        raise CodecError(f"rdo must be 0 or more, not {rdo}")
+    return lam
+
+
+def _choose(codec, z: torch.Tensor, lam: float, n: int) -> torch.Tensor:
+    """Indices of the first n layers: the nearest words, or the rate-distortion choice."""
+    return search_rd(codec, z, lam, n) if lam > 0 else codec.quantizer.search(z, n)
+
+
+def compress(img: np.ndarray, model: LoadedModel, layers: int | None = None,
+             rdo: float | None = None) -> bytes:
     """Compress a uint8 image (H, W, C) with C in {1, 3}; returns the bytes of a .vqc file.
 
     Args:
         layers: store only the first `layers` HR-VQ layers (smaller file, coarser image).
+        rdo: lam of the rate-distortion optimised codeword choice (vqcodec.rdo): 0 picks the
+            nearest words; default: the model's tuned value (its config's "rdo", else 0).
     """
-    return compress_many([img], model, layers)[0]
+    return compress_many([img], model, layers, rdo=rdo)[0]
 
 
 # Images larger than this on either side are coded as independent tiles (segments of the
@@ -123,7 +141,7 @@ def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
-                   batch_pixels: int) -> list[container.Segment]:
+                   batch_pixels: int, rdo: float) -> list[container.Segment]:
     """One segment (latent grid, a stream per layer, index hashes) per array; arrays of one
     padded size share network passes."""
     codec = model.codec
@@ -132,7 +150,7 @@ def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
     out: list = [None] * len(arrs)
     for grp in _groups(keys, batch_pixels, [a.shape[0] * a.shape[1] for a in arrs]):
         x = _images_to_tensor([arrs[i] for i in grp], codec.stride, dev)
-        codes = codec.quantizer.search(_run(codec.encoder, x)).cpu()
+        codes = _choose(codec, _run(codec.encoder, x), rdo, n).cpu()
         for j, seg in zip(grp, encode_streams(codes, codec, n), strict=True):
             out[j] = seg
     return out
@@ -182,7 +200,8 @@ def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor
 
 
 def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
-                  batch_pixels: int = BATCH_PIXELS, tile: int = TILE) -> list[bytes]:
+                  batch_pixels: int = BATCH_PIXELS, tile: int = TILE,
+                  rdo: float | None = None) -> list[bytes]:
     """Compress several images; those (and tiles) of one padded size share network passes.
 
     The bytes of each file are identical to compressing it alone (the prior is exact and
@@ -204,7 +223,7 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
         for y, x, h, w in tile_grid(im.shape[0], im.shape[1], t):
             parts.append(im[y:y + h, x:x + w])
             owner.append(k)
-    segs = _encode_arrays(parts, model, n, batch_pixels)
+    segs = _encode_arrays(parts, model, n, batch_pixels, _rdo(model, rdo))
     out = []
     for k, im in enumerate(imgs):
         f = container.VQCFile(
@@ -220,7 +239,8 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
 
 def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
     """The shipped model whose identity the file (or its header) records."""
-    for info_ in list_models():
+    # The model the file names first: identifying a model hashes its weights (megabytes).
+    for info_ in sorted(list_models(), key=lambda m: m["name"] != f.model_name):
         p = Path(info_["path"])
         try:
             if model_id(p) == f.model_id:
