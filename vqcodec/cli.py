@@ -451,7 +451,21 @@ def bench_batch(
 
 
 def main() -> None:
-    app()
+    """The `vqcodec` command. Once a command has finished (outputs written, closed and renamed
+    into place), the process ends at once: letting the interpreter tear down torch's modules
+    takes about 0.4 s, a quarter of a one-image decompress on a laptop core."""
+    try:
+        app()
+    except SystemExit as e:
+        code = e.code
+    else:
+        code = 0
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

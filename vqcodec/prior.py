@@ -186,6 +186,7 @@ class ExactPrior:
         self.exp_table = self.t["exp_table"]
         self.force_f64 = False
         self._plans: dict = {}
+        self._consts_cache: dict = {}
 
     def _plan(self, name: str, a_max: int) -> tuple[torch.dtype, bool]:
         """How to run one conv exactly: the conv dtype, and whether the rescaling may run in
@@ -200,27 +201,38 @@ class ExactPrior:
             self._plans[key] = (conv_dtype, worst < (1 << 53))
         return self._plans[key]
 
+    def _consts(self, name: str, dtype: torch.dtype, f64_ok: bool) -> tuple[torch.Tensor, ...]:
+        """The conv's weights in its conv dtype, and its multiplier and bias + rounding half as
+        (1, C, 1, 1) tensors of the rescaling dtype: built once, not on every pass."""
+        key = (name, dtype, f64_ok)
+        if key not in self._consts_cache:
+            rescale = torch.float64 if f64_ok else torch.int64
+            mult = self.t[name + ".mult"].view(1, -1, 1, 1).to(rescale)
+            bias = (self.t[name + ".bias"] + (1 << (SHIFT - 1))).view(1, -1, 1, 1).to(rescale)
+            self._consts_cache[key] = (self.t[name + ".w"].to(dtype), mult, bias)
+        return self._consts_cache[key]
+
     def _conv(self, a: torch.Tensor, name: str, pad: int, a_max: int) -> torch.Tensor:
         """Integer conv + rescale. `a` holds integers (any dtype); returns float64 integers in
-        units of the next layer's step."""
+        units of the next layer's step. In-place steps: the rescale of a full-size map is memory
+        bound, and this runs 7 times per layer and phase."""
         conv_dtype, f64_ok = self._plan(name, a_max)
-        w = self.t[name + ".w"].to(conv_dtype)
+        w, mult, bias = self._consts(name, conv_dtype, f64_ok)
         acc = F.conv2d(a.to(conv_dtype), w, padding=pad)
-        mult = self.t[name + ".mult"].view(1, -1, 1, 1)
-        bias = self.t[name + ".bias"].view(1, -1, 1, 1)
         if f64_ok:
-            v = acc.double() * mult.double() + (bias.double() + (1 << (SHIFT - 1)))
-            return torch.floor(v * (1.0 / (1 << SHIFT)))
-        return ((acc.long() * mult + bias + (1 << (SHIFT - 1))) >> SHIFT).double()
+            # floor((acc * mult + bias + half) / 2**SHIFT), every intermediate exact in float64.
+            v = acc.to(torch.float64).mul_(mult).add_(bias)
+            return v.mul_(1.0 / (1 << SHIFT)).floor_()
+        return ((acc.long() * mult + bias) >> SHIFT).double()
 
     def logits(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """Integer logits (B, m, H, W) int64 from an integer context input (B, C, H, W)."""
         p = f"l{layer}."
-        a = self._conv(x, p + "stem", 2, 1).clamp(0, ACT_MAX).float()
+        a = self._conv(x, p + "stem", 2, 1).clamp_(0, ACT_MAX).float()
         for j in range(self.blocks):
-            h = self._conv(a, p + f"b{j}a", 1, ACT_MAX).clamp(0, ACT_MAX).float()
-            a = (a + self._conv(h, p + f"b{j}b", 1, ACT_MAX)).clamp(0, ACT_MAX).float()
-        a = self._conv(a, p + "mix", 0, ACT_MAX).clamp(0, ACT_MAX).float()
+            h = self._conv(a, p + f"b{j}a", 1, ACT_MAX).clamp_(0, ACT_MAX).float()
+            a = self._conv(h, p + f"b{j}b", 1, ACT_MAX).add_(a).clamp_(0, ACT_MAX).float()
+        a = self._conv(a, p + "mix", 0, ACT_MAX).clamp_(0, ACT_MAX).float()
         return self._conv(a, p + "head", 0, ACT_MAX).long()
 
     def probs(self, logits: torch.Tensor) -> torch.Tensor:
