@@ -51,11 +51,13 @@ def test_train_cli_then_use_and_resume(image_folder, tmp_path):
     r = run("-m", "vqcodec", "train", "--data", image_folder, "--out", out, "--preset", "tiny")
     assert r.returncode == 1 and "--resume" in r.stderr
     r = run("-m", "vqcodec", "train", "--data", image_folder, "--out", out, "--preset", "tiny",
-            "--steps", "30", "--prior-steps", "12", "--resume")
+            "--steps", "30", "--prior-steps", "12", "--resume", "--name", "renamed")
     assert r.returncode == 0, r.stderr
     assert "resuming stage 2" in (out / "train_log.jsonl").read_text()
-    tr = json.loads((out / "config.json").read_text())["training"]  # says what was run
+    cfg = json.loads((out / "config.json").read_text())
+    tr = cfg["training"]  # says what was run
     assert tr["prior_steps"] == 12 and tr["resumed"][0][0] == 2
+    assert cfg["name"] == "renamed"  # --name on resume names the model
 
 
 def test_train_bad_folders(tmp_path):

@@ -261,7 +261,8 @@ def train(
     init: str | None = typer.Option(None, "--init", help="Start from this model's autoencoder "
                                     "and codebooks (a shipped name or a folder; same "
                                     "architecture as the preset): fine-tune it on your data."),
-    name: str | None = typer.Option(None, help="Model name (default: OUT's folder name)."),
+    name: str | None = typer.Option(None, help="Model name (default: OUT's folder name); with "
+                                    "--resume it renames the model that comes out."),
     seed: int = typer.Option(0, help="Random seed."),
     device: str = DeviceOpt,
 ) -> None:

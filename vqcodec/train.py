@@ -337,6 +337,8 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         tr = ck["config"]["training"]
         resumed = tr.get("resumed", []) + [[ck["stage"], ck["step"]]]
         config = {**ck["config"], "training": {**tr, **run, "resumed": resumed}}
+        if name:  # a name given on resume names the model that comes out
+            config["name"] = name
         codec = Codec(config).to(dev)
         codec.load_state_dict(ck["model"])
         codec.quantizer.mark_used()
