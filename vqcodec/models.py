@@ -30,7 +30,7 @@ from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-v2", "audio": "speech-stft"}
+DEFAULTS = {"image": "photo-v3", "audio": "speech-stft"}
 
 
 class ModelError(ValueError):
