@@ -83,7 +83,6 @@ BATCH_PIXELS = 4 << 20
 
 
 @torch.no_grad()
-@torch.no_grad()
 def encode_codes(img: np.ndarray, model: LoadedModel, rdo: float | None = None) -> torch.Tensor:
     """HR-VQ indices (1, n, h, w) of an image, chosen as compress() chooses them."""
     codec = model.codec
