@@ -6,21 +6,17 @@ import torch
 from PIL import Image
 
 from vqcodec import api
+from vqcodec.coding import cross_entropy_bits
 from vqcodec.models import load_model
+from vqcodec.prior import phase_map
 from vqcodec.rdo import search_rd
 
 
 def _bits(codec, codes) -> float:
-    from vqcodec.prior import phase_map
-
-    pm = phase_map(*codes.shape[2:], codec.exact.phases)
-    tot = 0.0
-    for i in range(codes.shape[1]):
-        for p in range(codec.exact.phases):
-            pr = codec.exact.phase_probs(codes, i, p)[0].double()
-            sym = codes[0, i][pm == p]
-            tot += float(-(pr[torch.arange(len(sym)), sym] / pr.sum(-1)).log2().sum())
-    return tot
+    ex = codec.exact
+    pm = phase_map(*codes.shape[2:], ex.phases)
+    return sum(cross_entropy_bits(codes[0, i][pm == p].numpy(), ex.phase_probs(codes, i, p)[0])
+               for i in range(codes.shape[1]) for p in range(ex.phases))
 
 
 @torch.no_grad()
