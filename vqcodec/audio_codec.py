@@ -62,8 +62,9 @@ def _lookahead(items: Iterable) -> Iterator[tuple]:
 
 # -- encoding ------------------------------------------------------------------------------------
 @torch.no_grad()
-def _encode_chunk(prev, cur: np.ndarray, nxt, model: LoadedModel, n: int) -> list[container.Segment]:
-    """Segments (one per channel) of a chunk (C, len), with context from its neighbours."""
+def chunk_codes(prev, cur: np.ndarray, nxt, model: LoadedModel) -> torch.Tensor:
+    """HR-VQ indices (C, layers, ..., frames) of a chunk (C, len) at the model's rate, one item
+    per channel, with context from its neighbours (None at the ends)."""
     codec = model.codec
     s = codec.stride
     frames = -(-cur.shape[1] // s)
@@ -76,7 +77,14 @@ def _encode_chunk(prev, cur: np.ndarray, nxt, model: LoadedModel, n: int) -> lis
     dev = next(codec.encoder.parameters()).device
     codes = codec.quantizer.search(codec.encoder(x.to(dev))).cpu()
     lf = left.shape[1] // s
-    return encode_streams(codes[..., lf:lf + frames].contiguous(), codec, n)
+    return codes[..., lf:lf + frames].contiguous()
+
+
+def iter_codes(chunks: Iterable[np.ndarray], model: LoadedModel) -> Iterator[torch.Tensor]:
+    """chunk_codes() of each chunk of a stream (C, len), all but the last of the same length."""
+    _audio_model(model)
+    for prev, cur, nxt in _lookahead(chunks):
+        yield chunk_codes(prev, cur, nxt, model)
 
 
 def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int | None = None,
@@ -90,7 +98,7 @@ def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int 
     segs: list[container.Segment] = []
     done = 0
     for prev, cur, nxt in _lookahead(chunks):
-        segs += _encode_chunk(prev, cur, nxt, model, n)
+        segs += encode_streams(chunk_codes(prev, cur, nxt, model), model.codec, n)
         done += cur.shape[1]
         if progress:
             progress(done)
@@ -130,10 +138,10 @@ def compress_audio(wave: np.ndarray, rate: int, model: LoadedModel, layers: int 
                  encode_chunks(_split(x, seg), model, layers))
 
 
-def compress_audio_file(src: Path, dst: Path, model: LoadedModel, layers: int | None = None,
+def compress_audio_path(src: Path, model: LoadedModel, layers: int | None = None,
                         progress: Progress | None = None,
                         seconds: float = SEGMENT_SECONDS) -> bytes:
-    """Compress an audio file chunk by chunk (bounded memory) and write dst atomically."""
+    """The .vqc bytes of an audio file, read chunk by chunk (bounded memory); nothing is written."""
     _audio_model(model)
     mr = model.codec.sample_rate
     with audio.AudioReader(src) as r:
@@ -141,7 +149,14 @@ def compress_audio_file(src: Path, dst: Path, model: LoadedModel, layers: int | 
         dur = r.frames / r.rate
         cb = None if progress is None else (lambda done: progress(min(done / mr, dur), dur))
         segs = encode_chunks(r.chunks(mr, seg), model, layers, cb)
-        data = _pack(model, r.rate, r.channels, r.frames, seg, segs)
+        return _pack(model, r.rate, r.channels, r.frames, seg, segs)
+
+
+def compress_audio_file(src: Path, dst: Path, model: LoadedModel, layers: int | None = None,
+                        progress: Progress | None = None,
+                        seconds: float = SEGMENT_SECONDS) -> bytes:
+    """Compress an audio file chunk by chunk (bounded memory) and write dst atomically."""
+    data = compress_audio_path(src, model, layers, progress, seconds)
     atomic_write_bytes(dst, data)
     return data
 

@@ -1,0 +1,282 @@
+"""Rate and quality targets: ask for bits per pixel, kbps, a PSNR or a file size, not a layer count.
+
+::
+
+    input --encode once, every knob at its richest--> .vqc bytes
+       --candidates(): every setting the knobs allow, each with its exact bytes-->
+       [Candidate(setting={"layers": 1}, data), ..., Candidate({"layers": n}, data)]
+       --choose(target)--> the best one that satisfies the target (or the closest, + a warning)
+
+Today the only knob is the layer count, and it costs one encode: HR-VQ is progressive, so the
+file of the first k layers is the full file cut down by ``container.truncate`` (byte-identical
+to ``compress(layers=k)``). A new knob (an encoder lambda, the models of one family) adds its
+settings to ``candidates()``; ``choose()`` only sees bytes and, for ``psnr``, a quality, so the
+targets keep working whatever makes the candidates.
+
+What wins: one target at a time (``Target.from_options`` refuses a mix). Rate targets (bpp,
+kbps, size) give the candidate with the most bytes under the limit (the most layers: quality
+grows with them); ``psnr`` gives the smallest candidate that reaches it. An unreachable target
+gives the lowest-rate (or best-quality) candidate and a TargetWarning, or a TargetError with
+``strict``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import api, container, media
+from .audio_codec import compress_audio, compress_audio_path
+from .files import atomic_write_bytes, check_output
+from .models import LoadedModel, load_model
+
+KINDS = ("layers", "bpp", "kbps", "psnr", "max_size")
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "k": 1000, "m": 1000**2}
+
+
+class TargetError(ValueError):
+    """A target that is malformed, for the wrong kind of input, or (strict) unreachable."""
+
+
+class TargetWarning(UserWarning):
+    """The target could not be met; the closest candidate was used instead."""
+
+
+def parse_size(text: str) -> int:
+    """Bytes from "20KB", "1.5 MiB", "300" (B, KB/MB/GB = powers of 1000, KiB/MiB/GiB of 1024)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not m or m.group(2) not in _UNITS:
+        raise TargetError(f"bad size {text!r}: expected a number and B, KB, KiB, MB, MiB, ...")
+    n = float(m.group(1)) * _UNITS[m.group(2)]
+    if not n >= 1:
+        raise TargetError(f"a size must be at least 1 byte, not {text!r}")
+    return int(n)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One goal: kind in KINDS, value in its unit (layers, bits/pixel, kbit/s, dB, bytes)."""
+
+    kind: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise TargetError(f"unknown target {self.kind!r} (use one of {', '.join(KINDS)})")
+        if not (math.isfinite(self.value) and self.value > 0):
+            raise TargetError(f"--{self.flag} must be a positive number, not {self.value:g}")
+        if self.kind == "layers" and self.value != int(self.value):
+            raise TargetError(f"--layers must be a whole number, not {self.value:g}")
+
+    @property
+    def flag(self) -> str:
+        return self.kind.replace("_", "-")
+
+    @classmethod
+    def from_options(cls, layers: int | None = None, bpp: float | None = None,
+                     kbps: float | None = None, psnr: float | None = None,
+                     max_size: str | int | None = None) -> Target | None:
+        """The one target given (None when none is); a mix is refused with one clear line."""
+        given = {k: v for k, v in (("layers", layers), ("bpp", bpp), ("kbps", kbps),
+                                   ("psnr", psnr), ("max_size", max_size)) if v is not None}
+        if len(given) > 1:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise TargetError(f"give one of --layers, --bpp, --kbps, --psnr, --max-size, not "
+                              f"several ({flags})")
+        if not given:
+            return None
+        (kind, value), = given.items()
+        if kind == "max_size":
+            value = parse_size(value) if isinstance(value, str) else value
+        return cls(kind, float(value))
+
+    def check(self, modality: str) -> None:
+        """Refuse a target that means nothing for this kind of input."""
+        allowed = {"image": ("layers", "bpp", "psnr", "max_size"),
+                   "audio": ("layers", "kbps", "max_size")}[modality]
+        if self.kind not in allowed:
+            hint = "--kbps or --max-size" if modality == "audio" else "--bpp, --psnr or --max-size"
+            raise TargetError(f"--{self.flag} is not for {modality} (use --layers, {hint})")
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "value": self.value}
+
+
+@dataclass
+class Candidate:
+    """One setting of the knobs and the exact file it gives."""
+
+    setting: dict  # e.g. {"layers": 2}
+    data: bytes
+    quality: float | None = field(default=None, compare=False)  # PSNR (dB), once measured
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def rate(self) -> float:
+        """bits per pixel (images) or kbit/s (audio) of the file."""
+        return rate_of(container.read_header(self.data), self.nbytes)
+
+
+def rate_of(f: container.VQCFile, nbytes: int) -> float:
+    """bpp of an image file, kbps of an audio file, of nbytes (what `vqcodec info` reports)."""
+    g = f.geometry
+    if isinstance(g, container.ImageGeometry):
+        return 8 * nbytes / (g.width * g.height)
+    return 8 * nbytes / max(g.num_samples / g.sample_rate, 1e-9) / 1000
+
+
+def candidates(data: bytes) -> list[Candidate]:
+    """Every layer count of a .vqc file, each cut from it (no re-encoding), fewest first."""
+    try:
+        f = container.unpack(data)
+    except container.ContainerError as e:
+        raise TargetError(str(e)) from None
+    return [Candidate({"layers": k}, data if k == f.num_layers
+                      else container.pack(container.truncate(f, k)))
+            for k in range(1, f.num_layers + 1)]
+
+
+def _unit(kind: str) -> str:
+    return {"bpp": "bpp", "kbps": "kbps", "max_size": "bytes", "psnr": "dB", "layers": "layers"}[kind]
+
+
+def choose(cands: list[Candidate], target: Target,
+           quality: Callable[[Candidate], float] | None = None,
+           strict: bool = False) -> tuple[Candidate, str | None]:
+    """The candidate that best meets target, and a warning when none meets it (see the module
+    docstring). quality(c) is called, smallest first, only for psnr targets."""
+    by_size = sorted(cands, key=lambda c: c.nbytes)
+    note = None
+    if target.kind == "layers":
+        hits = [c for c in by_size if c.setting.get("layers") == int(target.value)]
+        if not hits:
+            raise TargetError(f"--layers {int(target.value)}: the input has "
+                              f"{max(c.setting['layers'] for c in cands)} layers")
+        return hits[0], None
+    if target.kind == "psnr":
+        if quality is None:
+            raise TargetError("--psnr needs the original to compare with (compress, not truncate)")
+        for c in by_size:
+            c.quality = quality(c)
+            if c.quality >= target.value:
+                return c, None
+        best = max(by_size, key=lambda c: c.quality)
+        note = (f"--psnr {target.value:g} dB is out of reach: the best this model does is "
+                f"{best.quality:.2f} dB ({_describe(best)})")
+    else:
+        measure = (lambda c: c.nbytes) if target.kind == "max_size" else (lambda c: c.rate())
+        fits = [c for c in by_size if measure(c) <= target.value]
+        if fits:
+            return fits[-1], None
+        best = by_size[0]
+        got = measure(best)
+        note = (f"--{target.flag} {target.value:g} is below the lowest rate this model has: "
+                f"{got:.4g} {_unit(target.kind)} ({_describe(best)})")
+    if strict:
+        raise TargetError(note)
+    return best, note
+
+
+def _describe(c: Candidate) -> str:
+    return ", ".join(f"{k} {v}" for k, v in c.setting.items())
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR (dB) of two uint8 images, over every channel; inf when they are equal."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+# -- compressing to a target ---------------------------------------------------------------------
+def compress_to_target(img: np.ndarray, model: LoadedModel, target: Target | None,
+                       strict: bool = False) -> tuple[bytes, str | None]:
+    """.vqc bytes of a uint8 image (H, W, C) that meet target, and a warning if none could."""
+    if target is None or target.kind == "layers":
+        return api.compress(img, model, None if target is None else int(target.value)), None
+    target.check("image")
+    cands = candidates(api.compress(img, model))
+
+    def quality(c: Candidate) -> float:
+        return psnr(api._check_image(img), api.decompress(c.data, model))
+
+    best, note = choose(cands, target, quality, strict)
+    return best.data, note
+
+
+def compress_audio_to_target(wave: np.ndarray, rate: int, model: LoadedModel,
+                             target: Target | None, strict: bool = False) -> tuple[bytes, str | None]:
+    """.vqc bytes of float audio (samples[, channels]) at `rate` that meet target (+ warning)."""
+    if target is None or target.kind == "layers":
+        return compress_audio(wave, rate, model, None if target is None else int(target.value)), None
+    target.check("audio")
+    best, note = choose(candidates(compress_audio(wave, rate, model)), target, None, strict)
+    return best.data, note
+
+
+def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None = None,
+                  target: Target | None = None, force: bool = False, device: str = "auto",
+                  progress=None, strict: bool = False) -> dict:
+    """api.compress_file with a target: info() of the file written, plus "target" and, when it
+    was out of reach, "warning" (also given as a TargetWarning)."""
+    src, dst = Path(src), Path(dst)
+    if target is None or target.kind == "layers":
+        layers = None if target is None else int(target.value)
+        return api.compress_file(src, dst, model, layers, force, device, progress)
+    check_output(src, dst, force)
+    modality = media.modality_of(src) or "image"
+    target.check(modality)
+    lm = model if isinstance(model, LoadedModel) else load_model(model, api.resolve_device(device),
+                                                                  modality)
+    if modality == "audio":
+        data = compress_audio_path(src, lm, None, progress)
+        best, note = choose(candidates(data), target, None, strict)
+    else:
+        img = media.load_image(src)
+        data, note = compress_to_target(img, lm, target, strict)
+        best = Candidate({}, data)
+    atomic_write_bytes(dst, best.data)
+    return _report(best.data, target, note)
+
+
+def _report(data: bytes, target: Target, note: str | None) -> dict:
+    res = dict(api.info(data), target=target.to_json())
+    if note:
+        warnings.warn(note, TargetWarning, stacklevel=3)
+        res["warning"] = note
+    return res
+
+
+def truncate_bytes(data: bytes, target: Target, strict: bool = False) -> tuple[bytes, str | None]:
+    """A .vqc file cut to the layers that meet target (no model, no re-encoding), + warning."""
+    try:
+        head = container.read_header(data)
+    except container.ContainerError as e:
+        raise TargetError(str(e)) from None
+    target.check(head.modality)
+    if target.kind == "psnr":
+        raise TargetError("--psnr needs the original image: use it with compress, not truncate")
+    if target.kind == "layers" and target.value > head.num_layers:
+        raise TargetError(f"--layers {int(target.value)}: the file stores only {head.num_layers} "
+                          "layers")
+    best, note = choose(candidates(data), target, None, strict)
+    return best.data, note
+
+
+def truncate_file(src: Path, dst: Path, target: Target, force: bool = False,
+                  strict: bool = False) -> dict:
+    """Write src cut down to target into dst (atomically); info() of the result + "target"."""
+    src, dst = Path(src), Path(dst)
+    media.check_regular_file(src, "a .vqc file")
+    check_output(src, dst, force)
+    data, note = truncate_bytes(src.read_bytes(), target, strict)
+    atomic_write_bytes(dst, data)
+    return _report(data, target, note)
