@@ -38,9 +38,11 @@ def _run(fn):
     from .container import ContainerError
     from .media import MediaError, MediaWarning
     from .models import ModelError
+    from .targets import TargetWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MediaWarning)
+        warnings.simplefilter("always", TargetWarning)
         try:
             result = fn()
         except (CodecError, ContainerError, MediaError, ModelError, StreamError,
@@ -52,8 +54,9 @@ def _run(fn):
             _fail("interrupted", 130)
         finally:
             for w in caught:
-                if issubclass(w.category, MediaWarning):
-                    err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+                if issubclass(w.category, (MediaWarning, TargetWarning)):
+                    err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False,
+                              soft_wrap=True)
     return result
 
 
@@ -105,7 +108,19 @@ ShardOpt = typer.Option(None, "--shard", help="Folders: process shard i/N only (
                                                "disjoint). Default: RANK/WORLD_SIZE if set.")
 BatchOpt = typer.Option(None, "--batch-size", min=1,
                         help="Folders: files per network pass (default 8 on a GPU, 1 on CPU).")
-JsonOpt = typer.Option(False, "--json", help="Folders: print the summary as JSON.")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout (for a folder: "
+                                               "the summary) instead of the usual line.")
+StrictOpt = typer.Option(False, "--strict", help="A target the model cannot reach is an error "
+                                                 "(exit 1, nothing written) instead of the "
+                                                 "closest file and a warning.")
+BppOpt = typer.Option(None, "--bpp", help="Images: the best quality at most X bits per pixel.")
+KbpsOpt = typer.Option(None, "--kbps", help="Audio: the best quality at most X kbit/s.")
+SizeOpt = typer.Option(None, "--max-size", help="The best quality that fits in this size: 20KB, "
+                                                "1.5MiB, 3000 (B; KB/MB = 1000s, KiB/MiB = "
+                                                "1024s).")
+FormatOpt = typer.Option(None, "--format", help="With -o -: the format written to stdout, "
+                                                "png|jpg|webp (images, default png) or "
+                                                "wav|flac|ogg (audio, default wav).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar (and for folders no "
                                                        "table).")
 
@@ -123,6 +138,13 @@ def _folder(input: Path, output: Path | None, compressing: bool, model, layers, 
             lambda total: stack.enter_context(batch.progress_bar(err, total))[1])
         summary = _run(lambda: api.folder_job(input, output, compressing, model, layers, force,
                                               shard, batch_size, device, progress))
+    _folder_report(summary, as_json, quiet)
+
+
+def _folder_report(summary, as_json: bool, quiet: bool) -> None:
+    """Print a folder job's summary (JSON, a table, or only the failures) and exit with its code."""
+    from . import batch
+
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
     elif not quiet:
@@ -133,17 +155,57 @@ def _folder(input: Path, output: Path | None, compressing: bool, model, layers, 
     raise typer.Exit(summary.exit_code)
 
 
+def _emit(res: dict, line: str, as_json: bool, to_stdout: bool) -> None:
+    """One JSON object on stdout, or the human line (on stderr when stdout carries the data)."""
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+    else:
+        (err if to_stdout else out).print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _file_result(res: dict, src: Path, dst: Path, seconds: float, **extra) -> dict:
+    """info() of a .vqc plus what a script wants: paths, rate, layers, elapsed_s (wall time;
+    "seconds" is an audio file's duration, as in `vqcodec info`)."""
+    rate = ("kbps", res["kbps"]) if "kbps" in res else ("bpp", res["bpp"])
+    return dict(res, input=str(src), output=str(dst), layers=res["layers_stored"],
+                rate=rate[1], rate_unit=rate[0], elapsed_s=round(seconds, 3), **extra)
+
+
+def _check_pipes(input: Path, output: Path | None, as_json: bool) -> None:
+    from .pipes import is_stdio
+
+    if is_stdio(input) and output is None:
+        _fail("reading standard input (-) needs -o FILE (or -o - for standard output)")
+    if as_json and is_stdio(output):
+        _fail("--json and -o - both write to standard output: use one of them")
+
+
+def _folder_guard(output: Path | None, target) -> None:
+    from .pipes import is_stdio
+
+    if is_stdio(output):
+        _fail("a folder cannot be written to standard output (-): give -o OUTPUT_FOLDER")
+    if target is not None and target.kind != "layers":
+        _fail(f"--{target.flag} is for one file at a time; folders take --layers")
+
+
 @app.command()
 def compress(
     input: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, BMP, TIFF), audio file "
-                                           "(WAV, FLAC, OGG), or a folder (recursive; each "
-                                           "a/b.png becomes a/b.png.vqc)."),
+                                           "(WAV, FLAC, OGG), a folder (recursive; each "
+                                           "a/b.png becomes a/b.png.vqc), or - for stdin."),
     output: Path | None = typer.Option(None, "--output", "-o",
-                                       help="Output .vqc file (default: INPUT.vqc), or output "
-                                            "folder for a folder input."),
+                                       help="Output .vqc file (default: INPUT.vqc), - for "
+                                            "stdout, or the output folder for a folder input."),
     model: str | None = ModelOpt,
-    layers: int | None = typer.Option(None, "--layers", "-l", min=1,
-                                         help="Store only the first K layers: smaller, coarser."),
+    layers: int | None = typer.Option(None, "--layers", "-l",
+                                      help="Store only the first K layers: smaller, coarser."),
+    bpp: float | None = BppOpt,
+    kbps: float | None = KbpsOpt,
+    psnr: float | None = typer.Option(None, "--psnr", help="Images: the smallest file whose "
+                                      "decoded PSNR reaches X dB (the encoder decodes to check)."),
+    max_size: str | None = SizeOpt,
+    strict: bool = StrictOpt,
     force: bool = ForceOpt,
     device: str = DeviceOpt,
     shard: str | None = ShardOpt,
@@ -153,33 +215,46 @@ def compress(
 ) -> None:
     """Compress an image or audio file (or a folder of them) into .vqc files.
 
-    Folders: complete outputs are kept (rerun to resume), failures are listed and give exit 1."""
-    from . import api
+    Rate and quality: give at most one of --layers, --bpp, --kbps, --psnr, --max-size (a mix is
+    refused). Below the lowest rate (or above the best PSNR) the model has, the closest file is
+    written with a warning (--strict: an error). Folders: complete outputs are kept (rerun to
+    resume), failures are listed and give exit 1."""
+    from . import pipes, targets
 
-    if input.is_dir():
+    target = _run(lambda: targets.Target.from_options(layers, bpp, kbps, psnr, max_size))
+    if not pipes.is_stdio(input) and input.is_dir():
+        _folder_guard(output, target)
         _folder(input, output, True, model, layers, force, shard, batch_size, device, as_json,
                 quiet)
+    _check_pipes(input, output, as_json)
     dst = output or _default_output(input, True)
     t = time.time()
-    with _audio_progress(not quiet) as progress:
-        res = _run(lambda: api.compress_file(input, dst, model, layers, force, device, progress))
-    rate = f"{res['kbps']:.2f} kbps" if "kbps" in res else f"{res['bpp']:.3f} bpp"
-    out.print(f"{input} -> {dst}: {res['bytes']} bytes, {rate}, "
-              f"{res['layers_stored']} layers, {time.time() - t:.2f} s", highlight=False)
+
+    def go():
+        with pipes.stdin_path(input) as src, pipes.stdout_path(dst, ".vqc") as d, \
+                _audio_progress(not quiet) as progress:
+            return targets.compress_file(src, d, model, target, force, device, progress, strict)
+
+    res = _file_result(_run(go), input, dst, time.time() - t)
+    rate = f"{res['rate']:.2f} kbps" if res["rate_unit"] == "kbps" else f"{res['rate']:.3f} bpp"
+    _emit(res, f"{input} -> {dst}: {res['bytes']} bytes, {rate}, {res['layers']} layers, "
+               f"{res['elapsed_s']:.2f} s", as_json, pipes.is_stdio(dst))
 
 
 @app.command()
 def decompress(
-    input: Path = typer.Argument(..., help="A .vqc file, or a folder of them."),
+    input: Path = typer.Argument(..., help="A .vqc file, a folder of them, or - for stdin."),
     output: Path | None = typer.Option(None, "--output", "-o",
                                        help="Output image or audio file; its extension picks "
                                             "the format. Default: INPUT without .vqc (or .png / "
-                                            ".wav). For a folder: the output folder."),
+                                            ".wav). - for stdout (see --format). For a folder: "
+                                            "the output folder."),
     model: str | None = typer.Option(None, "--model", "-m",
                                         help="Model folder or name; default: the shipped model "
                                              "the file was made with."),
     layers: int | None = typer.Option(None, "--layers", "-l", min=1,
                                          help="Decode only the first K stored layers."),
+    fmt: str | None = FormatOpt,
     force: bool = ForceOpt,
     device: str = DeviceOpt,
     shard: str | None = ShardOpt,
@@ -188,57 +263,164 @@ def decompress(
     quiet: bool = QuietOpt,
 ) -> None:
     """Decompress a .vqc file (or a folder of them) back to images or audio."""
-    from . import api
+    from . import api, pipes
 
-    if input.is_dir():
+    _run(lambda: pipes.check_format(fmt))
+    if fmt is not None and not pipes.is_stdio(output):
+        _fail("--format is for -o - (standard output); with a file name its extension picks "
+              "the format")
+    if not pipes.is_stdio(input) and input.is_dir():
+        _folder_guard(output, None)
         _folder(input, output, False, model, layers, force, shard, batch_size, device, as_json,
                 quiet)
-    dst = output or _default_output(input, False)
+    _check_pipes(input, output, as_json)
     t = time.time()
-    with _audio_progress(not quiet) as progress:
-        res = _run(lambda: api.decompress_file(input, dst, model, layers, force, device, progress))
-    what = (f"{res['sample_rate']} Hz, {res['channels']} ch, {res['seconds']:.2f} s"
+
+    def go():
+        with pipes.stdin_path(input, (".vqc",)) as src:
+            audio = _is_audio_vqc(src)
+            ext = "." + (pipes.check_format(fmt, "audio" if audio else "image")
+                         or ("wav" if audio else "png"))
+            dst = output or _default_output(input, False)
+            with pipes.stdout_path(dst, ext) as d, _audio_progress(not quiet) as progress:
+                res = api.decompress_file(src, d, model, layers, force, device, progress)
+                return dst, res, d.stat().st_size
+
+    dst, res, size = _run(go)
+    res = _file_result(res, input, dst, time.time() - t, output_bytes=size)
+    what = (f"{res['sample_rate']} Hz, {res['channels']} ch, {res['seconds']:.2f} s audio"
             if res["modality"] == "audio" else f"{res['width']}x{res['height']}")
-    out.print(f"{input} -> {dst}: {what}, {time.time() - t:.2f} s", highlight=False)
+    _emit(res, f"{input} -> {dst}: {what}, {size} bytes, {time.time() - t:.2f} s", as_json,
+          pipes.is_stdio(dst))
+
+
+@app.command()
+def truncate(
+    input: Path = typer.Argument(..., help="A .vqc file, or - for stdin."),
+    output: Path = typer.Option(..., "--output", "-o", help="The cut .vqc file, or - for stdout."),
+    layers: int | None = typer.Option(None, "--layers", "-l", help="Keep the first K layers."),
+    bpp: float | None = BppOpt,
+    kbps: float | None = KbpsOpt,
+    max_size: str | None = SizeOpt,
+    strict: bool = StrictOpt,
+    force: bool = ForceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Cut a .vqc file down to fewer layers, without re-encoding (no model needed).
+
+    The result is byte-identical to `compress --layers K` of the same input. Give one of
+    --layers, --bpp, --kbps, --max-size."""
+    from . import pipes, targets
+
+    target = _run(lambda: targets.Target.from_options(layers, bpp, kbps, None, max_size))
+    if target is None:
+        _fail("give one of --layers, --bpp, --kbps, --max-size")
+    _check_pipes(input, output, as_json)
+    t = time.time()
+
+    def go():
+        with pipes.stdin_path(input, (".vqc",)) as src, pipes.stdout_path(output, ".vqc") as d:
+            return targets.truncate_file(src, d, target, force, strict)
+
+    res = _file_result(_run(go), input, output, time.time() - t)
+    rate = f"{res['rate']:.2f} kbps" if res["rate_unit"] == "kbps" else f"{res['rate']:.3f} bpp"
+    _emit(res, f"{input} -> {output}: {res['bytes']} bytes, {rate}, {res['layers']} layers",
+          as_json, pipes.is_stdio(output))
 
 
 @app.command()
 def info(
-    input: Path = typer.Argument(..., help="A .vqc file."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    input: Path = typer.Argument(..., help="A .vqc file, or - for stdin."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Show a .vqc header: model, size, layers, bytes per layer, bpp."""
-    from . import api
+    from . import api, pipes
 
     def go():
-        if not input.is_file():
-            raise FileNotFoundError(2, "no such file", str(input))
-        return api.info(input.read_bytes())
+        with pipes.stdin_path(input, (".vqc",)) as src:
+            if not src.is_file():
+                raise FileNotFoundError(2, "no such file", str(input))
+            return api.info(src.read_bytes())
 
     res = _run(go)
     if as_json:
-        out.print_json(json.dumps(res))
+        sys.stdout.write(json.dumps(dict(res, input=str(input))) + "\n")
         return
     for k, v in res.items():
         out.print(f"{k:>24}: {v}", highlight=False)
 
 
 @app.command()
-def models(as_json: bool = typer.Option(False, "--json", help="Print a JSON list.")) -> None:
-    """List the shipped models."""
-    from .models import list_models
+def models(as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+           show_all: bool = typer.Option(False, "--all", help="Also the models kept only so that "
+                                         "old files decode (earlier defaults, training parents).")
+           ) -> None:
+    """The models to pick from: the default per kind of input and the models useful on their own.
 
-    ms = list_models()
+    Every model that has ever been a default keeps shipping (so every .vqc ever made decodes);
+    --all lists those too."""
+    from .cards import model_cards
+
+    ms = model_cards(show_all)
     if as_json:
         sys.stdout.write(json.dumps(ms, indent=2) + "\n")
         return
     from rich.table import Table
 
-    t = Table("name", "modality", "layers", "m", "default", "path")
+    t = Table("name", "modality", "default", "rates", "what it is for")
     for m in ms:
-        t.add_row(m["name"], m["modality"], str(m["layers"]), str(m["codebook_size"]),
-                  "yes" if m["default"] else "", m["path"])
+        t.add_row(m["name"], m["modality"], "yes" if m["default"] else "", m["rates"],
+                  m["summary"])
     out.print(t)
+    if not show_all:
+        out.print("(--all also lists the earlier models kept so that their files decode)",
+                  highlight=False, markup=False)
+
+
+@app.command()
+def codes(
+    input: Path = typer.Argument(..., help="An image or audio file (encoder + quantizer), a .vqc "
+                                           "file (entropy decoding only), a folder of them, or "
+                                           "- for stdin."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output .npz (- for stdout), or the "
+                                "output folder (a/b.png and a/b.png.vqc give a/b.png.npz)."),
+    model: str | None = ModelOpt,
+    force: bool = ForceOpt,
+    device: str = DeviceOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Write the HR-VQ indices (uint16, per segment: layers x h x w) with the model and geometry.
+
+    Read them with vqcodec.read_codes(path); vqcodec.data.VQCDataset trains on .vqc folders."""
+    from . import batch, pipes
+    from . import codes as codes_mod
+    from .files import check_output
+
+    if not pipes.is_stdio(input) and input.is_dir():
+        _folder_guard(output, None)
+        with ExitStack() as stack:
+            progress = None if quiet or as_json else (
+                lambda total: stack.enter_context(batch.progress_bar(err, total))[1])
+            summary = _run(lambda: codes_mod.folder_codes(input, output, model, force, device,
+                                                          progress))
+        _folder_report(summary, as_json, quiet)
+    _check_pipes(input, output, as_json)
+    t = time.time()
+
+    def go():
+        with pipes.stdin_path(input) as src, pipes.stdout_path(output, ".npz") as d:
+            check_output(src, d, force)
+            c = codes_mod.codes_of_file(src, model, device)
+            codes_mod.write_codes(c, d)
+            return dict(c.meta(), input=str(input), output=str(output), bytes=d.stat().st_size)
+
+    res = _run(go)
+    res["elapsed_s"] = round(time.time() - t, 3)
+    shapes = sorted({"x".join(map(str, sh)) for sh in res["segment_shapes"]})
+    _emit(res, f"{input} -> {output}: {res['segments']} segment(s) of {', '.join(shapes)} "
+               f"indices ({res['model']}), {res['bytes']} bytes, {res['elapsed_s']:.2f} s", as_json,
+          pipes.is_stdio(output))
 
 
 @app.command()
@@ -343,8 +525,12 @@ def sample(
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Rate-distortion benchmarks (needs the `bench` "
-                                                   "extra: pip install -e '.[bench]').")
+                                                   "extra: pip install -e '.\\[bench]').")
 app.add_typer(bench_app, name="bench")
+# --json means JSON on stdout everywhere; a results file has its own option (it was --json PATH).
+OutJsonOpt = typer.Option(None, "--out-json", help="Write the full results (JSON) to this file.")
+BenchJsonOpt = typer.Option(False, "--json", help="Print the results as one JSON object on "
+                                                  "stdout instead of the table.")
 
 
 @bench_app.command("images")
@@ -353,8 +539,9 @@ def bench_images(
     model: list[str] | None = typer.Option(None, "--model", "-m",
                                               help="Model(s) to measure; default: all shipped "
                                                    "image models."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the full results here."),
+    json_out: Path | None = OutJsonOpt,
     plot_out: Path | None = typer.Option(None, "--plot", help="Write an RD plot (PNG) here."),
+    as_json: bool = BenchJsonOpt,
     limit: int | None = typer.Option(None, help="Use only the first N images."),
     codecs: str = typer.Option("jpeg,webp,avif", help="Classical codecs to compare against."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
@@ -370,6 +557,9 @@ def bench_images(
     dev = resolve_device(device)
     res = _run(lambda: bench.main(folder, model or None, json_out, plot_out, limit,
                                   tuple(c for c in codecs.split(",") if c), dev))
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
     t = Table("codec", "setting", "bpp", "PSNR", "MS-SSIM", "enc s", "dec s")
     for p in res["points"]:
         ms = "" if p["ms_ssim"] is None else f"{p['ms_ssim']:.4f}"
@@ -391,8 +581,9 @@ def bench_audio(
     model: list[str] | None = typer.Option(None, "--model", "-m",
                                            help="Model(s) to measure; default: all shipped audio "
                                                 "models."),
-    json_out: Path | None = typer.Option(None, "--json", "--out", help="Write the results here."),
+    json_out: Path | None = OutJsonOpt,
     plot_out: Path | None = typer.Option(None, "--plot", help="Write an RD plot (PNG) here."),
+    as_json: bool = BenchJsonOpt,
     limit: int | None = typer.Option(None, help="Use only the first N files."),
     opus_levels: str = typer.Option(",".join(map(str, (1.0, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93,
                                                        0.9))),
@@ -400,7 +591,7 @@ def bench_audio(
                                                           "against (empty: none)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
 ) -> None:
-    """kbps, PESQ-WB, STOI and real-time factors of every model rate vs Opus (needs .[bench])."""
+    """kbps, PESQ-WB, STOI and real-time factors of every model rate vs Opus (needs .\\[bench])."""
     from rich.table import Table
 
     from . import bench
@@ -414,6 +605,9 @@ def bench_audio(
         _fail(f"bad --opus-levels {opus_levels!r}: expected numbers between 0 and 1")
     res = _run(lambda: bench.main_audio(folder, model or None, json_out, plot_out, limit,
                                         resolve_device(device), levels))
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
 
     def f(v, fmt):
         return "n/a" if v is None else format(v, fmt)
@@ -432,7 +626,8 @@ def bench_batch(
     limit: int | None = typer.Option(None, help="Use only the first N images."),
     batch_size: int | None = typer.Option(None, "--batch-size",
                                           help="Files per network pass (default: 8 GPU, 1 CPU)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the results here."),
+    json_out: Path | None = OutJsonOpt,
+    as_json: bool = BenchJsonOpt,
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
 ) -> None:
     """Throughput (files/s, MB/s) of folder compression vs one-file-at-a-time loops."""
@@ -444,6 +639,9 @@ def bench_batch(
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(res, indent=2))
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
     for k in ("loop_cli", "loop_in_process", "folder_job"):
         out.print(f"{k:>16}: {res[k + '_files_per_s']:.2f} files/s, "
                   f"{res[k + '_mb_per_s']:.2f} MB/s", highlight=False)

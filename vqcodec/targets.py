@@ -103,7 +103,9 @@ class Target:
                    "audio": ("layers", "kbps", "max_size")}[modality]
         if self.kind not in allowed:
             hint = "--kbps or --max-size" if modality == "audio" else "--bpp, --psnr or --max-size"
-            raise TargetError(f"--{self.flag} is not for {modality} (use --layers, {hint})")
+            other = "an image" if modality == "image" else "audio"
+            raise TargetError(f"--{self.flag} is not for {modality} input, and this input is "
+                              f"{other} (use --layers, {hint})")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "value": self.value}
@@ -179,11 +181,12 @@ def choose(cands: list[Candidate], target: Target,
             return fits[-1], None
         best = by_size[0]
         got = measure(best)
-        note = (f"--{target.flag} {target.value:g} is below the lowest rate this model has: "
+        want = f"{target.value:g}" + (" bytes" if target.kind == "max_size" else "")
+        note = (f"--{target.flag} {want} is below the lowest rate this model has: "
                 f"{got:.4g} {_unit(target.kind)} ({_describe(best)})")
     if strict:
         raise TargetError(note)
-    return best, note
+    return best, note + "; wrote that"
 
 
 def _describe(c: Candidate) -> str:
