@@ -25,4 +25,4 @@ mkdir -p weights/speech-small
 cp "$OUT"/config.json "$OUT"/model.safetensors "$OUT"/prior.safetensors weights/speech-small/
 cp "$OUT"/train_log.jsonl training/speech-small/train_log.jsonl
 vqcodec bench audio "${VQCODEC_DATA:-../shared/data}/speech/test" --model speech-small \
-    --json training/speech-small/bench_speech_test.json --plot training/speech-small/rd_speech_test.png
+    --out-json training/speech-small/bench_speech_test.json --plot training/speech-small/rd_speech_test.png

@@ -18,4 +18,4 @@ mkdir -p weights/speech-stft
 cp "$OUT"/config.json "$OUT"/model.safetensors "$OUT"/prior.safetensors weights/speech-stft/
 cp "$OUT"/train_log.jsonl training/speech-stft/train_log.jsonl
 vqcodec bench audio "${VQCODEC_DATA:-../shared/data}/speech/test" --model speech-stft \
-    --json training/speech-stft/bench_speech_test.json --plot training/speech-stft/rd_speech_test.png
+    --out-json training/speech-stft/bench_speech_test.json --plot training/speech-stft/rd_speech_test.png
