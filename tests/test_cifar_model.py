@@ -4,20 +4,18 @@ test images through .vqc bytes at the paper's VQ-VAE-2 level of MSE."""
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import shared_data
 from vqcodec import api
 from vqcodec.models import list_models, load_model
 
-NPZ = SHARED / "cifar10" / "cifar10_subset.npz"
 pytestmark = pytest.mark.skipif(not any(m["name"] == "cifar-hrvq" for m in list_models()),
                                 reason="no cifar-hrvq model in weights/")
 
 
 def test_cifar_test_images_through_vqc():
-    if not NPZ.is_file():
-        pytest.skip("no ../shared/data/cifar10")
+    npz = shared_data("cifar10", "cifar10_subset.npz")
     lm = load_model("cifar-hrvq")
-    x = np.load(NPZ)["x_test"][:40]
+    x = np.load(npz)["x_test"][:40]
     se, nbytes = 0.0, 0
     for img in x:
         data = api.compress(img, lm)

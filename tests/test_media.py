@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import shared_data
 from vqcodec.media import (
     MediaError,
     MediaWarning,
@@ -19,8 +20,6 @@ from vqcodec.media import (
     pad_to_multiple,
     save_image,
 )
-
-KODIM23 = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak" / "kodim23.png"
 
 
 def rgb(h=12, w=17, seed=0):
@@ -268,8 +267,7 @@ def test_pad_and_crop():
         crop(a, 6, 7)
 
 
-@pytest.mark.skipif(not KODIM23.exists(), reason="shared data not present")
 def test_real_photo():
-    a = load_quietly(KODIM23)
+    a = load_quietly(shared_data("kodak", "kodim23.png"))
     check(a, a.shape)
     assert a.shape in ((512, 768, 3), (768, 512, 3))

@@ -6,13 +6,12 @@ import pytest
 import soundfile as sf
 from pystoi import stoi
 
-from tests.conftest import SHARED
+from tests.conftest import shared_data
 from vqcodec import api
 from vqcodec.models import DEFAULTS, list_models, load_model
 
 pytestmark = pytest.mark.skipif(not any(m["name"] == DEFAULTS["audio"] for m in list_models()),
                                 reason="no shipped speech model in weights/")
-CLIP = SHARED / "speech" / "test" / "1688-142285-0000.flac"
 
 
 def test_speech_default_is_listed():
@@ -21,9 +20,7 @@ def test_speech_default_is_listed():
 
 
 def test_real_utterance_round_trip(tmp_path):
-    if not CLIP.is_file():
-        pytest.skip("no ../shared/data/speech/test")
-    x, rate = sf.read(CLIP, dtype="float32")
+    x, rate = sf.read(shared_data("speech", "test", "1688-142285-0000.flac"), dtype="float32")
     x = x[: 4 * rate]
     src = tmp_path / "clip.wav"
     sf.write(src, x, rate)
