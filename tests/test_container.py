@@ -54,7 +54,9 @@ def _image(segments: int = 1, layers: int = 3, seed: int = 0) -> VQCFile:
         model_id=MODEL_ID,
         num_layers_model=4,
         codebook_size=256,
-        geometry=ImageGeometry(width=64, height=48, channels=3),
+        # One row of 32-px tiles when tiled: the segment count must match the geometry.
+        geometry=ImageGeometry(width=64 if segments == 1 else 32 * segments,
+                               height=48 if segments == 1 else 32, channels=3),
         segment_size=0 if segments == 1 else 32,
         segments=[_segment(rng, layers) for _ in range(segments)],
     )
@@ -238,11 +240,14 @@ def test_segment_count() -> None:
 
 
 def test_huge_segment_count_fails_fast() -> None:
-    data = _patch(pack(_image()), OFF_SEGS, "<II", 32, DEFAULT_LIMITS.max_segments)
+    audio_segs = 25 + len(b"hrvq-audio") + 4 + 14  # audio: segment_size, num_segments
+    data = _patch(pack(_audio()), audio_segs, "<II", 32, DEFAULT_LIMITS.max_segments)
     tracemalloc.start()
     start = time.perf_counter()
     try:
         _err(data, "segment table for 1048576 segments")
+        _err(_patch(pack(_image()), OFF_SEGS, "<II", 32, DEFAULT_LIMITS.max_segments),
+             "has 1048576 tiles, a 64x48 image in 32-px tiles has 4")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import container, media
+from . import container, limits, media
 from .coding import StreamDecoder, StreamEncoder, StreamError
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, ModelError, list_models, load_model, model_id
@@ -28,9 +28,27 @@ class CodecError(ValueError):
 
 
 def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when a GPU is present, else "cpu"; anything else is kept."""
+    """"auto" -> "cuda" when a GPU is present, else "cpu"; "cpu", "cuda[:N]" and "mps" are kept
+    once they are known to exist here, anything else is a CodecError (one line, no traceback
+    from deep inside torch)."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise CodecError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CodecError(f"--device {device}: no CUDA GPU here (this torch "
+                             f"{'has no CUDA support' if torch.version.cuda is None else 'sees no GPU'}"
+                             "); use --device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise CodecError(f"--device {device}: there are {torch.cuda.device_count()} CUDA GPUs")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise CodecError(f"--device {device}: MPS is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise CodecError(f"unsupported device {device!r} (use auto, cpu or cuda)")
     return device
 
 
@@ -118,7 +136,7 @@ def compress(img: np.ndarray, model: LoadedModel, layers: int | None = None,
 
 # Images larger than this on either side are coded as independent tiles (segments of the
 # file), so no network pass ever holds a whole-image activation map of a huge photo.
-TILE = 1024
+TILE = limits.TILE
 
 
 def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
@@ -215,6 +233,8 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
         raise CodecError(f"--layers must be between 1 and {codec.num_layers}, not {n}")
     if tile % codec.stride:
         raise ValueError(f"tile size {tile} is not a multiple of the stride {codec.stride}")
+    if not limits.MIN_TILE <= tile <= limits.TILE:  # what every decoder accepts (limits.py)
+        raise ValueError(f"tile size {tile} outside {limits.MIN_TILE}..{limits.TILE}")
     imgs = [_check_image(im) for im in imgs]
     sizes = [tile if max(im.shape[:2]) > tile else 0 for im in imgs]
     parts, owner = [], []
@@ -259,12 +279,39 @@ def _header(data: bytes) -> container.VQCFile:
 
 
 def _read_header(path: Path) -> container.VQCFile:
+    """The header of a .vqc file, however large the format lets it be (many chunks or tiles)."""
     with open(path, "rb") as fh:
-        return _header(fh.read(1 << 16))  # the header of any sane file fits in 64 KiB
+        try:
+            return container.read_header_file(fh)
+        except container.ContainerError as e:
+            raise CodecError(str(e)) from None
+
+
+def check_model(f: container.VQCFile, model: LoadedModel) -> None:
+    """The file's identity and header fields against the model, before anything is decoded.
+
+    The id decides: a different id is an error. The name in a file is a label; one that differs
+    from the model's gives a MediaWarning (the id's model decodes it, as the hashes confirm)."""
+    if model.model_id != f.model_id:
+        raise CodecError(f"this file was made by model {f.model_name!r} (id {f.model_id.hex()}), "
+                         f"not by {model.name!r} (id {model.model_id.hex()})")
+    codec = model.codec
+    try:
+        limits.check_model_fields(f.num_layers_model, f.num_layers, f.codebook_size,
+                                  codec.num_layers, codec.m, model.name)
+    except limits.LimitError as e:
+        raise CodecError(str(e)) from None
+    if f.model_name != model.name:
+        import warnings
+
+        warnings.warn(f"the file names model {f.model_name!r} but carries the id of "
+                      f"{model.name!r}, which decodes it (the id decides)", media.MediaWarning,
+                      stacklevel=3)
 
 
 def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
-    """Unpack and check a file against the model (modality, identity, latent geometry)."""
+    """Unpack and check a file against the model (modality, identity, latent geometry) and the
+    resource budget (vqcodec.limits) before anything is allocated for decoding."""
     try:
         f = container.unpack(data)
     except container.ContainerError as e:
@@ -272,13 +319,13 @@ def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
     if f.modality != "image":
         raise CodecError(f"this is an {f.modality} file, not an image (use decompress_audio)")
     if model is not None:
-        if model.model_id != f.model_id:
-            raise CodecError(f"this file was made by model {f.model_name!r} (id "
-                             f"{f.model_id.hex()}), not by {model.name!r} (id "
-                             f"{model.model_id.hex()})")
+        check_model(f, model)
         codec, geo = model.codec, f.geometry
-        if f.segment_size % codec.stride:
-            raise CodecError(f"tile size {f.segment_size} does not fit this model's stride")
+        try:
+            limits.check_pixels(geo.width, geo.height, "the image")
+            limits.check_tiling(geo.width, geo.height, f.segment_size, codec.stride)
+        except limits.LimitError as e:
+            raise CodecError(str(e)) from None
         grid = tile_grid(geo.height, geo.width, f.segment_size)
         if len(grid) != len(f.segments):
             raise CodecError(f"the file has {len(f.segments)} tiles, its image size needs "
@@ -297,9 +344,25 @@ def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None
         model: the model that made the file; found among the shipped models when None.
         layers: decode only the first `layers` stored layers.
     """
+    check_layers_arg(layers)
     if model is None:
         model = _find_model_for(_parse(data, None), resolve_device(device))
     return decompress_many([data], model, layers)[0]
+
+
+def check_layers_arg(layers: int | None) -> None:
+    """CodecError unless layers (how many stored layers to decode) is None or at least 1."""
+    if layers is not None and layers < 1:
+        raise CodecError(f"--layers must be 1 or more, not {layers}")
+
+
+def check_vqc_input(src: Path) -> None:
+    """CodecError unless src is an existing regular file (not a device such as /dev/zero, a
+    FIFO, a folder, a broken link or a symlink loop), with the reason in one line."""
+    try:
+        media.check_regular_file(Path(src), "a .vqc file")
+    except media.MediaError as e:
+        raise CodecError(str(e)) from None
 
 
 @torch.no_grad()
@@ -332,10 +395,9 @@ def decompress_many(datas: list[bytes], model: LoadedModel, layers: int | None =
 def info(data: bytes) -> dict:
     """Header facts of .vqc bytes: model, geometry, layers, bytes per layer, bits per pixel."""
     try:
-        f = container.unpack(data)
+        f, per_layer = container.inspect(data)  # fully verified; no object per segment
     except container.ContainerError as e:
         raise CodecError(str(e)) from None
-    per_layer = [sum(len(s.streams[i]) for s in f.segments) for i in range(f.num_layers)]
     out = {"modality": f.modality, "model": f.model_name, "model_id": f.model_id.hex(),
            "format_version": container.FORMAT_VERSION, "layers_stored": f.num_layers,
            "layers_model": f.num_layers_model, "codebook_size": f.codebook_size,
@@ -382,14 +444,16 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
                     progress=None) -> dict:
     """Decompress a .vqc file to an image or audio file whose format follows dst's extension."""
     src, dst = Path(src), Path(dst)
-    if not src.is_file():
-        raise CodecError(f"no such file: {src}")
+    check_vqc_input(src)
+    check_layers_arg(layers)
     check_output(src, dst, force)
-    if _read_header(src).modality == "audio":
+    head = _read_header(src)
+    if head.modality == "audio":
         return _decompress_audio_file(src, dst, model, layers, device, progress)
     if media.modality_of(dst) != "image":
         raise CodecError(f"unsupported output format {dst.suffix!r} "
                          f"(use one of {', '.join(sorted(media.IMAGE_EXTS))})")
+    media.check_image_target(dst, head.geometry.width, head.geometry.height)  # before decoding
     data = src.read_bytes()
     dev = resolve_device(device)
     lm = None
@@ -449,6 +513,9 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
     from . import batch
 
     t0 = time.time()
+    check_layers_arg(layers)
+    if batch_size is not None and batch_size < 1:
+        raise CodecError(f"--batch-size must be 1 or more, not {batch_size}")
     items, done_already, ignored = batch.plan(src_root, dst_root, compressing, force, shard)
     dev = resolve_device(device)
     if batch_size is None:

@@ -17,6 +17,8 @@ Vorbis for .ogg.
 from __future__ import annotations
 
 import contextlib
+import io
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,13 +27,18 @@ import soundfile as sf
 import soxr
 
 from .files import atomic_path
-from .media import AUDIO_EXTS, MediaError, check_regular_file
+from .media import AUDIO_EXTS, MediaError, MediaWarning, check_regular_file
 
 # format and subtype written for each extension
 _WRITE = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 BLOCK = 1 << 16  # input frames per soundfile read: bounds memory for any length
 MAX_CHANNELS = 64  # the container's limit
 MAX_RATE = 768000
+# What each output format can hold, checked before a file is opened. FLAC: 1-8 channels, at most
+# 655350 Hz; WAV: a 32-bit RIFF size; Vorbis: libvorbis crashes the process (SIGSEGV, measured
+# with libsndfile 1.2) above 200 kHz, so such rates are refused here.
+_FLAC_MAX_CHANNELS, _FLAC_MAX_RATE, _VORBIS_MAX_RATE = 8, 655350, 200000
+_WAV_MAX_DATA = (1 << 32) - 1 - 44
 
 
 def _one_line(e: BaseException) -> str:
@@ -43,6 +50,54 @@ def model_length(num_samples: int, rate: int, model_rate: int) -> int:
     if num_samples == 0:
         return 0
     return max(1, (num_samples * model_rate + rate // 2) // rate)
+
+
+def _finite(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """x with NaN -> 0 and +-Inf -> +-1, and how many samples were replaced."""
+    ok = np.isfinite(x)
+    if ok.all():
+        return x, 0
+    return np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0), int(x.size - ok.sum())
+
+
+def _warn_nonfinite(what: str, bad: int) -> None:
+    if bad:
+        warnings.warn(f"{what}: {bad} NaN or infinite samples replaced (NaN -> 0, Inf -> +-1)",
+                      MediaWarning, stacklevel=3)
+
+
+def finite(x: np.ndarray, what: str) -> np.ndarray:
+    """x with NaN -> 0 and +-Inf -> +-1, with a MediaWarning naming `what` when any was there."""
+    x, bad = _finite(x)
+    _warn_nonfinite(what, bad)
+    return x
+
+
+def check_target(path: Path, rate: int, channels: int, num_samples: int) -> tuple[str, str]:
+    """(format, subtype) for writing audio to path, or MediaError if that format cannot hold
+    this rate, channel count or length: checked before anything is opened or created."""
+    path = Path(path)
+    fmt = _WRITE.get(path.suffix.lower())
+    if fmt is None:
+        raise MediaError(f"unsupported output format {path.suffix or '(none)'!r} for "
+                         f"audio (use {', '.join(sorted(_WRITE))})")
+    problem = None
+    if fmt[0] == "FLAC" and channels > _FLAC_MAX_CHANNELS:
+        problem = f"FLAC holds at most {_FLAC_MAX_CHANNELS} channels, this audio has {channels}"
+    elif fmt[0] == "FLAC" and rate > _FLAC_MAX_RATE:
+        problem = f"FLAC holds at most {_FLAC_MAX_RATE} Hz, this audio is {rate} Hz"
+    elif fmt[0] == "OGG" and rate > _VORBIS_MAX_RATE:
+        problem = f"Vorbis (.ogg) is written up to {_VORBIS_MAX_RATE} Hz, this audio is {rate} Hz"
+    elif fmt[0] == "WAV" and num_samples * channels * 2 > _WAV_MAX_DATA:
+        problem = "too long for WAV (4 GB at most)"
+    if problem is None:
+        try:  # what libsndfile itself accepts, tried in memory
+            sf.SoundFile(io.BytesIO(), "w", rate, channels, fmt[1], format=fmt[0]).close()
+        except Exception as e:
+            problem = _one_line(e).replace(" <_io.BytesIO object", "").split(" at 0x")[0]
+    if problem:
+        raise MediaError(f"cannot write {path}: {problem}; choose another output format")
+    return fmt
 
 
 def _check_input_path(path: Path) -> None:
@@ -86,15 +141,20 @@ class AudioReader:
         self._f.close()
 
     def blocks(self) -> Iterator[np.ndarray]:
-        """(n, C) float32 blocks at the file's own rate, until the end of the file."""
+        """(n, C) float32 blocks at the file's own rate, until the end of the file; NaN and
+        infinite samples are replaced, with one MediaWarning at the end."""
+        bad = 0
         while True:
             try:
                 b = self._f.read(BLOCK, dtype="float32", always_2d=True)
             except Exception as e:
                 raise MediaError(f"corrupt audio data in {self.path} ({_one_line(e)})") from None
             if not len(b):
+                _warn_nonfinite(self.path.name, bad)
                 return
-            yield np.nan_to_num(b, nan=0.0, posinf=1.0, neginf=-1.0)
+            b, n = _finite(b)
+            bad += n
+            yield b
 
     def chunks(self, rate: int, chunk: int) -> Iterator[np.ndarray]:
         """(C, n) float32 chunks at `rate`: each `chunk` samples long except the last; in total
@@ -148,11 +208,7 @@ class AudioWriter:
 
     def __init__(self, path: Path, rate: int, channels: int, num_samples: int, model_rate: int):
         self.path = Path(path)
-        fmt = _WRITE.get(self.path.suffix.lower())
-        if fmt is None:
-            raise MediaError(f"unsupported output format {self.path.suffix or '(none)'!r} for "
-                             f"audio (use {', '.join(sorted(_WRITE))})")
-        self.format, self.subtype = fmt
+        self.format, self.subtype = check_target(self.path, rate, channels, num_samples)
         self.rate, self.channels, self.num_samples = rate, channels, num_samples
         self.rs = None if rate == model_rate else soxr.ResampleStream(model_rate, rate, channels)
         self.written = 0
@@ -164,7 +220,9 @@ class AudioWriter:
             self._f = self._stack.enter_context(sf.SoundFile(
                 str(tmp), "w", self.rate, self.channels, self.subtype, format=self.format))
         except Exception as e:
-            self._stack.close()
+            # Exit with the error, so atomic_path removes the temporary file instead of
+            # renaming it (empty) over an existing output.
+            self._stack.__exit__(type(e), e, e.__traceback__)
             raise MediaError(f"cannot write {self.path} as {self.format} ({self.rate} Hz, "
                              f"{self.channels} channels): {_one_line(e)}") from None
         return self

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import audio, container
-from .api import CodecError, decode_streams, encode_streams
+from . import audio, container, limits
+from .api import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 from .files import atomic_write_bytes
 from .models import LoadedModel
 
@@ -44,7 +44,12 @@ def _audio_model(model: LoadedModel) -> None:
 def segment_samples(model: LoadedModel, seconds: float = SEGMENT_SECONDS) -> int:
     """Chunk length at the model's rate: `seconds`, rounded to whole latent frames."""
     s = model.codec.stride
-    return max(1, round(seconds * model.codec.sample_rate / s)) * s
+    n = max(1, round(seconds * model.codec.sample_rate / s)) * s
+    try:
+        limits.check_chunk(n, model.codec.sample_rate, s)  # the decoder refuses longer ones
+    except limits.LimitError as e:
+        raise CodecError(str(e)) from None
+    return n
 
 
 def _lookahead(items: Iterable) -> Iterator[tuple]:
@@ -131,7 +136,7 @@ def compress_audio(wave: np.ndarray, rate: int, model: LoadedModel, layers: int 
         raise CodecError(f"expected audio (samples, channels) with samples >= 1, got {wave.shape}")
     mr = model.codec.sample_rate
     total = audio.model_length(len(wave), rate, mr)
-    x = audio.resample(np.nan_to_num(wave), rate, mr)[:total]
+    x = audio.resample(audio.finite(wave, "the audio"), rate, mr)[:total]
     x = np.pad(x, ((0, total - len(x)), (0, 0))).T.copy()
     seg = segment_samples(model, seconds)
     return _pack(model, rate, wave.shape[1], len(wave), seg,
@@ -169,10 +174,15 @@ def _chunk_lengths(f: container.VQCFile, model: LoadedModel) -> list[int]:
     seg = f.segment_size or total
     if total == 0 or seg % codec.stride:
         raise CodecError(f"chunk length {seg} does not fit this model (stride {codec.stride})")
-    lengths = [min(seg, total - i) for i in range(0, total, seg)]
-    if len(lengths) * g.channels != len(f.segments):
+    try:
+        limits.check_chunk(seg, codec.sample_rate, codec.stride)
+    except limits.LimitError as e:
+        raise CodecError(str(e)) from None
+    count = -(-total // seg)  # checked before the lengths are listed: total can be huge
+    if count * g.channels != len(f.segments):
         raise CodecError(f"the file has {len(f.segments)} segments, its length and channels need "
-                         f"{len(lengths) * g.channels}")
+                         f"{count * g.channels}")
+    lengths = [min(seg, total - i) for i in range(0, total, seg)]
     for i, sg in enumerate(f.segments):
         if sg.latent_shape != codec.latent_shape(1, lengths[i // g.channels]):
             raise CodecError("latent frames do not match the audio length for this model")
@@ -208,18 +218,25 @@ def _unpack(data: bytes) -> container.VQCFile:
         raise CodecError(str(e)) from None
 
 
-def _check_model(f: container.VQCFile, model: LoadedModel) -> None:
-    if model.model_id != f.model_id:
-        raise CodecError(f"this file was made by model {f.model_name!r} (id {f.model_id.hex()}), "
-                         f"not by {model.name!r} (id {model.model_id.hex()})")
+def _check_model(f: container.VQCFile, model: LoadedModel, layers: int | None) -> None:
+    """Identity, header fields (api.check_model) and the layers asked for, before decoding."""
+    if f.modality != "audio":
+        raise CodecError(f"this is an {f.modality} file, not audio")
+    check_model(f, model)
+    check_layers_arg(layers)
 
 
 def decompress_audio(data: bytes, model: LoadedModel,
                      layers: int | None = None) -> tuple[np.ndarray, int]:
     """Decode .vqc audio bytes to float32 (samples, channels) at the original rate."""
     f = _unpack(data)
-    _check_model(f, model)
+    _check_model(f, model, layers)
     g = f.geometry
+    total = audio.model_length(g.num_samples, g.sample_rate, model.codec.sample_rate)
+    try:  # the whole clip is held in memory here, at both rates
+        limits.check_audio_values(max(g.num_samples, total), g.channels)
+    except limits.LimitError as e:
+        raise CodecError(str(e)) from None
     x = np.concatenate(list(decode_chunks(f, model, layers)), 1).T
     y = audio.resample(np.ascontiguousarray(x), model.codec.sample_rate, g.sample_rate)
     y = np.pad(y[:g.num_samples], ((0, max(0, g.num_samples - len(y))), (0, 0)))
@@ -230,7 +247,7 @@ def decompress_audio_file(data: bytes, dst: Path, model: LoadedModel, layers: in
                           progress: Progress | None = None) -> container.VQCFile:
     """Decode .vqc audio bytes into an audio file (format from dst's extension), chunk by chunk."""
     f = _unpack(data)
-    _check_model(f, model)
+    _check_model(f, model, layers)
     g = f.geometry
     mr = model.codec.sample_rate
     done, dur = 0, g.num_samples / g.sample_rate

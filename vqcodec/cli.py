@@ -74,7 +74,7 @@ def _is_audio_vqc(src: Path) -> bool:
 
     try:
         with open(src, "rb") as fh:
-            return container.read_header(fh.read(1 << 16)).modality == "audio"
+            return container.read_header_file(fh).modality == "audio"
     except (OSError, container.ContainerError):
         return False  # the decoder reports the real problem
 
@@ -106,7 +106,7 @@ LONG_AUDIO_S = 30.0  # audio longer than this shows a progress bar
 
 ShardOpt = typer.Option(None, "--shard", help="Folders: process shard i/N only (deterministic, "
                                                "disjoint). Default: RANK/WORLD_SIZE if set.")
-BatchOpt = typer.Option(None, "--batch-size", min=1,
+BatchOpt = typer.Option(None, "--batch-size",  # checked by the job: one line, exit 1
                         help="Folders: files per network pass (default 8 on a GPU, 1 on CPU).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout (for a folder: "
                                                "the summary) instead of the usual line.")
@@ -252,7 +252,7 @@ def decompress(
     model: str | None = typer.Option(None, "--model", "-m",
                                         help="Model folder or name; default: the shipped model "
                                              "the file was made with."),
-    layers: int | None = typer.Option(None, "--layers", "-l", min=1,
+    layers: int | None = typer.Option(None, "--layers", "-l",
                                          help="Decode only the first K stored layers."),
     fmt: str | None = FormatOpt,
     force: bool = ForceOpt,
@@ -338,8 +338,7 @@ def info(
 
     def go():
         with pipes.stdin_path(input, (".vqc",)) as src:
-            if not src.is_file():
-                raise FileNotFoundError(2, "no such file", str(input))
+            api.check_vqc_input(src)  # /dev/zero, a FIFO, a link loop: the reason, not "no such"
             return api.info(src.read_bytes())
 
     res = _run(go)
@@ -518,6 +517,9 @@ def sample(
         if media.modality_of(output) != "image":
             raise ValueError(f"unsupported output format {output.suffix!r} (use .png, .jpg, ...)")
         lm = load_model(model, resolve_device(device))
+        if lm.codec.modality != "image":
+            raise ValueError(f"model {lm.name!r} is an {lm.codec.modality} model; sample draws "
+                             "images (pass an image model with --model)")
         media.save_image(grid(sample_images(lm, n, size, size, seed, temperature)), output)
 
     _run(go)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field, replace
+from typing import BinaryIO
 
 import numpy as np
 
@@ -194,6 +195,11 @@ def pack(f: VQCFile, limits: Limits = DEFAULT_LIMITS) -> bytes:
     _check_codebook(f.codebook_size)
     _check_geometry(f.geometry, limits)
     _check_segment_count(f.segment_size, len(f.segments), limits)
+    if isinstance(f.geometry, ImageGeometry):
+        _check_image_tiles(f.geometry, f.segment_size, len(f.segments))
+    elif len(f.segments) % f.geometry.channels:
+        raise ContainerError(f"{len(f.segments)} segments is not a multiple of the "
+                             f"{f.geometry.channels} channels")
 
     out = [_FIXED.pack(MAGIC, FORMAT_VERSION, _MODALITY_CODES[f.modality], 0, f.model_id,
                        len(name)), name, _LAYERS.pack(f.num_layers_model, n, f.codebook_size)]
@@ -251,9 +257,17 @@ class _Reader:
         return self.buf[self.pos - n : self.pos]
 
 
-def _parse_header(buf: memoryview, limits: Limits) -> tuple[VQCFile, np.ndarray, int]:
-    """Parse and check the header; return the file (no streams), the table, payload start."""
-    r = _Reader(buf)
+def _check_image_tiles(g: ImageGeometry, segment_size: int, count: int) -> None:
+    """An image's segment count is fixed by its size and tile side (FORMAT.md, Image tiles)."""
+    if segment_size:
+        need = -(-g.width // segment_size) * -(-g.height // segment_size)
+        if count != need:
+            raise ContainerError(f"the file has {count} tiles, a {g.width}x{g.height} image in "
+                                 f"{segment_size}-px tiles has {need}")
+
+
+def _parse_fixed(r: _Reader, limits: Limits) -> tuple:
+    """The fields before the segment table, checked; the cursor is left at the table."""
     magic, version, modality, flags, model_id, name_len = r.take(_FIXED, "fixed header")
     if magic != MAGIC:
         raise ContainerError("not a .vqc file (bad magic)")
@@ -281,6 +295,41 @@ def _parse_header(buf: memoryview, limits: Limits) -> tuple[VQCFile, np.ndarray,
     _check_geometry(geom, limits)
     seg_size, count = r.take(_SEGS, "segment count")
     _check_segment_count(seg_size, count, limits)
+    if isinstance(geom, ImageGeometry):
+        _check_image_tiles(geom, seg_size, count)
+    elif count % geom.channels:
+        raise ContainerError(f"the file has {count} segments, not a multiple of its "
+                             f"{geom.channels} channels")
+    return modality, name, bytes(model_id), n_model, n, m, geom, seg_size, count
+
+
+def header_size(prefix: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> int:
+    """Bytes from the start of a file through its header CRC, from a prefix that holds at least
+    the fields before the segment table (checked as read_header checks them)."""
+    r = _Reader(memoryview(prefix).cast("B"))
+    *_, n, _m, _geom, _seg_size, count = _parse_fixed(r, limits)
+    return r.pos + count * 4 * (2 + 3 * n) + 4
+
+
+def read_header_file(fh: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> VQCFile:
+    """read_header() of an open binary file, reading as much of it as its header needs (any
+    size the format allows) and no more."""
+    prefix = fh.read(1 << 16)
+    try:
+        need = header_size(prefix, limits)
+    except ContainerError:
+        need = len(prefix)  # read_header reports what is wrong
+    if need > len(prefix):
+        prefix += fh.read(need - len(prefix))
+    return read_header(prefix, limits)
+
+
+def _parse_header(buf: memoryview, limits: Limits,
+                  first_only: bool = False) -> tuple[VQCFile, np.ndarray, int]:
+    """Parse and check the header; return the file (no streams; only its first segment if
+    first_only), the table, payload start."""
+    r = _Reader(buf)
+    modality, name, model_id, n_model, n, m, geom, seg_size, count = _parse_fixed(r, limits)
     words = 2 + 3 * n  # u32 words per table row: latent h, w, then (len, crc, hash) per layer
     need = count * 4 * words + 4  # table + header crc, checked before any allocation
     if need > r.left():
@@ -297,13 +346,12 @@ def _parse_header(buf: memoryview, limits: Limits) -> tuple[VQCFile, np.ndarray,
     (stored_crc,) = r.take(_U32, "header checksum")
     if zlib.crc32(buf[: r.pos - 4]) != stored_crc:
         raise ContainerError("header is corrupt (checksum mismatch)")
-    segments = [
-        Segment(latent_shape=(row[0], row[1]), streams=[], code_hashes=row[4::3],
-                declared_lengths=row[2::3])
-        for row in table.tolist()
-    ]
-    f = VQCFile(_MODALITY_NAMES[modality], name, bytes(model_id), n_model, m, geom, seg_size,
-                segments)
+    # Column-wise tolist() and positional arguments: a table of 2^20 rows builds in about a second.
+    rows = table[:1] if first_only else table
+    segments = [Segment((h, w), [], hashes, lengths) for (h, w), hashes, lengths in
+                zip(rows[:, :2].tolist(), rows[:, 4::3].tolist(), rows[:, 2::3].tolist(),
+                    strict=True)]
+    f = VQCFile(_MODALITY_NAMES[modality], name, model_id, n_model, m, geom, seg_size, segments)
     return f, table, r.pos
 
 
@@ -326,32 +374,50 @@ def read_header(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_L
     return _parse_header(memoryview(data).cast("B"), limits)[0]
 
 
-def unpack(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> VQCFile:
-    """Parse and fully verify a ``.vqc`` file; raise ContainerError on any defect."""
-    buf = memoryview(data).cast("B")
-    f, table, start = _parse_header(buf, limits)
-    n = f.num_layers
+def _check_payload(buf: memoryview, table: np.ndarray, start: int,
+                   segments: list[Segment] | None) -> None:
+    """Checks 13-14 (payload length, each stream's CRC, layer-major); fills each segment's
+    streams when `segments` is given."""
+    n = (table.shape[1] - 2) // 3
     need = int(table[:, 2::3].sum(dtype=np.uint64))
     have = len(buf) - start
     if need > have:
         raise ContainerError(f"truncated file: payload needs {need} bytes, file has {have}")
     if need < have:
         raise ContainerError(f"{have - need} trailing bytes after payload")
-    lengths, crcs = table[:, 2::3].tolist(), table[:, 3::3].tolist()
+    lengths, crcs = table[:, 2::3].T.tolist(), table[:, 3::3].T.tolist()
     pos = start
     for layer in range(n):  # layer-major, as written by pack()
-        for i, seg in enumerate(f.segments):
-            size = lengths[i][layer]
+        for i, (size, crc) in enumerate(zip(lengths[layer], crcs[layer], strict=True)):
             chunk = buf[pos : pos + size]
-            if zlib.crc32(chunk) != crcs[i][layer]:
+            if zlib.crc32(chunk) != crc:
                 raise ContainerError(
                     f"layer {layer + 1} stream of segment {i} is corrupt (checksum mismatch)"
                 )
-            seg.streams.append(bytes(chunk))
+            if segments is not None:
+                segments[i].streams.append(bytes(chunk))
             pos += size
+
+
+def unpack(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> VQCFile:
+    """Parse and fully verify a ``.vqc`` file; raise ContainerError on any defect."""
+    buf = memoryview(data).cast("B")
+    f, table, start = _parse_header(buf, limits)
+    _check_payload(buf, table, start, f.segments)
     for seg in f.segments:
         seg.declared_lengths = None
     return f
+
+
+def inspect(data: bytes | bytearray | memoryview,
+            limits: Limits = DEFAULT_LIMITS) -> tuple[VQCFile, list[int]]:
+    """Verify a whole file exactly as unpack() does, but return only its header with the first
+    segment (as read_header() gives it) and the payload bytes of each layer: ``vqcodec info``
+    does not need a Segment object per row (2^20 of them cost seconds and a gigabyte)."""
+    buf = memoryview(data).cast("B")
+    f, table, start = _parse_header(buf, limits, first_only=True)
+    _check_payload(buf, table, start, None)
+    return f, [int(v) for v in table[:, 2::3].sum(0, dtype=np.uint64)]
 
 
 def truncate(f: VQCFile, num_layers: int) -> VQCFile:

@@ -24,13 +24,20 @@ def _same_file(a: Path, b: Path) -> bool:
     with contextlib.suppress(OSError):
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return False
 
 
 def check_output(src: Path | None, dst: Path, force: bool) -> None:
-    """Refuse to write dst over the input (always, even with force), over a directory, or over
-    an existing file unless force. Raises OutputExistsError with a one-line message."""
+    """Refuse to write dst over the input (always, even with force), over a directory, over a
+    broken symbolic link or symlink loop (renaming onto it would replace the link, not write
+    where it points), or over an existing file unless force. Raises OutputExistsError with a
+    one-line message."""
     dst = Path(dst)
+    if dst.is_symlink() and not dst.exists():
+        raise OutputExistsError(f"output is a broken symbolic link or a symlink loop: {dst}")
     if src is not None and _same_file(Path(src), dst):
         raise OutputExistsError(f"refusing to overwrite the input file {dst}")
     if dst.is_dir():

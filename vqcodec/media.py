@@ -14,14 +14,16 @@ What happens to each kind of image input, on purpose:
   * 16-bit and 32-bit integer grey (I;16, I;16L, I;16B, I): clipped to 0..65535 and reduced with
     rounding, (v * 255 + 32767) // 65535, MediaWarning, C = 1. 32-bit float (F): values in [0, 1]
     are scaled by 255, anything else is taken as 0..255 and clipped; NaN -> 0; MediaWarning.
-    16-bit RGB PNGs are opened by Pillow as "RGB" already reduced to 8 bits, so no warning.
+    16-bit RGB(A) PNGs and TIFFs are opened by Pillow as "RGB"/"RGBA", reduced to 8 bits as they
+    are decoded; their raw mode gives them away, and they get the same MediaWarning.
   * ICC profiles are ignored: pixel values are kept as they are (no colour management).
   * EXIF orientation is applied, so the array is upright.
   * Animated / multi-page images: the first frame only, MediaWarning (not for MPO, where the
     extra frames are camera previews or a second stereo view, not part of the photo).
-  * Decompression bombs: width * height from the header is checked against max_pixels before
-    decoding. Pillow's own hard limit (2 * Image.MAX_IMAGE_PIXELS, ~179 Mpx) applies as well;
-    its softer warning is silenced because max_pixels is the limit that counts here.
+  * Decompression bombs: width * height from the header is checked against max_pixels
+    (limits.max_pixels(), 2^26 by default) before decoding, and a PNG's compressed data must be
+    able to back it (bombs.py). Pillow's own hard limit (2 * Image.MAX_IMAGE_PIXELS, ~179 Mpx)
+    applies as well; its softer warning is silenced: max_pixels is the limit that counts here.
   * Only common raster formats are decoded (_READ_FORMATS): no EPS (Ghostscript) or rarely used,
     little-tested decoders for files from strangers.
 """
@@ -34,11 +36,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import limits
+from .bombs import BombError, check_png
 from .files import atomic_path
 
 IMAGE_EXTS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 AUDIO_EXTS: frozenset[str] = frozenset({".wav", ".flac", ".ogg"})
-MAX_PIXELS = 1 << 28
+MAX_PIXELS = limits.DEFAULT_MAX_PIXELS  # the default; limits.max_pixels() is what counts
 
 # "JPEG" also opens MPO (multi-picture JPEGs from cameras).
 _READ_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "DIB", "TIFF", "GIF", "PPM", "TGA")
@@ -119,6 +123,19 @@ def _to_array(img: Image.Image, notes: list[str]) -> np.ndarray:
     return a[:, :, None] if a.ndim == 2 else a
 
 
+def _sixteen_bit_as_rgb(img: Image.Image) -> bool:
+    """True for 16-bit colour (RGB, RGBA) that Pillow opens as 8-bit modes, reducing it as it
+    decodes: its raw mode ("RGB;16B", ...) says what the file holds."""
+    if img.mode in _INT16_MODES:
+        return False  # reduced by _reduce_bits, which gives its own note
+    for tile in getattr(img, "tile", None) or []:
+        args = tile[3] if len(tile) > 3 else None
+        raw = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else ""
+        if isinstance(raw, str) and ";16" in raw:
+            return True
+    return False
+
+
 def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
@@ -126,6 +143,8 @@ def _one_line(e: BaseException) -> str:
 def check_regular_file(path: Path, what: str) -> None:
     """MediaError unless path is an existing regular file; `what` names the expected kind."""
     if not path.exists():
+        if path.is_symlink():  # exists() follows links: a dangling one or a loop lands here
+            raise MediaError(f"broken symbolic link or symlink loop: {path}")
         raise MediaError(f"no such file: {path}")
     if path.is_dir():
         raise MediaError(f"not {what} (a directory): {path}")
@@ -133,13 +152,16 @@ def check_regular_file(path: Path, what: str) -> None:
         raise MediaError(f"not a regular file: {path}")
 
 
-def load_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as a C-contiguous uint8 array (H, W, C), C in {1, 3}.
 
-    Raises MediaError (one line) for a missing, unreadable, truncated or too large file; gives a
-    MediaWarning for each lossy conversion (see the module docstring)."""
+    Raises MediaError (one line) for a missing, unreadable, truncated or too large file (more
+    than max_pixels, default limits.max_pixels(), or more than its data can hold: bombs.py);
+    gives a MediaWarning for each lossy conversion (see the module docstring)."""
     path = Path(path)
     check_regular_file(path, "an image")
+    if max_pixels is None:
+        max_pixels = limits.max_pixels()
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -151,11 +173,17 @@ def load_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 raise MediaError(f"image too large: {path} is {w}x{h} pixels (limit {max_pixels})")
             if getattr(img, "is_animated", False) and img.format != "MPO":
                 notes.append("animated or multi-page image, only the first frame is used")
+            if img.format == "PNG":
+                check_png(path, w, h)  # before decoding: Pillow pads a short stream silently
+            if _sixteen_bit_as_rgb(img):
+                notes.append("16-bit image reduced to 8 bits")
             img.load()  # full decode here, so truncated files fail inside this try
             upright = ImageOps.exif_transpose(img)
             arr = _to_array(upright, notes)
     except MediaError:
         raise
+    except BombError as e:
+        raise MediaError(f"image data too short for its size: {_one_line(e)}") from None
     except Image.DecompressionBombError as e:
         raise MediaError(f"image too large: {path} ({_one_line(e)})") from None
     except UnidentifiedImageError:
@@ -172,16 +200,31 @@ def load_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 
 # -- images out ----------------------------------------------------------------------------------
+# Largest side each output format can store (JPEG: 16-bit sizes; WebP: 14-bit sizes).
+_MAX_SIDE = {"JPEG": 65535, "WEBP": 16383, "PNG": (1 << 31) - 1, "BMP": (1 << 31) - 1,
+             "TIFF": (1 << 32) - 1}
+
+
+def check_image_target(path: Path, width: int, height: int) -> None:
+    """MediaError unless an image of width x height can be written to path's format: called
+    before decoding, so that nothing is spent (or touched on disk) for an output that must fail."""
+    fmt = _SAVE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise MediaError(f"unsupported output format {Path(path).suffix or '(none)'!r} "
+                         f"(use {', '.join(sorted(_SAVE_FORMATS))})")
+    if max(width, height) > _MAX_SIDE[fmt]:
+        raise MediaError(f"a {width}x{height} image cannot be written as {fmt} (at most "
+                         f"{_MAX_SIDE[fmt]} px a side); choose another output format")
+
+
 def save_image(arr: np.ndarray, path: Path) -> None:
     """Write uint8 (H, W), (H, W, 1) or (H, W, 3) atomically; the format follows the extension.
 
     Grey stays grey on disk except in WebP, which has no grey mode (it is read back as RGB)."""
     path = Path(path)
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise MediaError(f"unsupported output format {path.suffix or '(none)'!r} "
-                         f"(use {', '.join(sorted(_SAVE_FORMATS))})")
     arr = np.asarray(arr)
+    check_image_target(path, arr.shape[1] if arr.ndim > 1 else 0, arr.shape[0])
     if arr.dtype != np.uint8:
         raise MediaError(f"cannot save a {arr.dtype} image: expected uint8")
     if arr.ndim == 3 and arr.shape[2] == 1:
