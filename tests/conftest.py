@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +23,18 @@ def shared_data(*parts: str) -> Path:
             pytest.fail(f"{why}; CI=true, where it must be present")
         pytest.skip(why)
     return p
+
+
+def invoke(*args, input: bytes | None = None) -> SimpleNamespace:
+    """Run the CLI in this process (no interpreter and torch start-up per call, unlike a
+    subprocess); returncode, stdout, stderr and stdout_bytes like a CompletedProcess."""
+    from typer.testing import CliRunner
+
+    from vqcodec.cli import app
+
+    r = CliRunner().invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr,
+                           stdout_bytes=r.stdout_bytes)
 
 
 def synthetic_image(h: int, w: int, seed: int, gray: bool = False) -> np.ndarray:

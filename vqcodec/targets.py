@@ -55,8 +55,8 @@ def parse_size(text: str) -> int:
     if not m or m.group(2) not in _UNITS:
         raise TargetError(f"bad size {text!r}: expected a number and B, KB, KiB, MB, MiB, ...")
     n = float(m.group(1)) * _UNITS[m.group(2)]
-    if not n >= 1:
-        raise TargetError(f"a size must be at least 1 byte, not {text!r}")
+    if not 1 <= n < 2**63:
+        raise TargetError(f"a size must be at least 1 byte (and finite), not {text!r}")
     return int(n)
 
 
