@@ -19,7 +19,6 @@ from . import container, limits, media
 from .coding import StreamDecoder, StreamEncoder, StreamError
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, ModelError, list_models, load_model, model_id
-from .prior import phase_map
 from .rdo import search_rd
 
 
@@ -118,7 +117,10 @@ def _rdo(model: LoadedModel, rdo: float | None) -> float:
 
 
 def _choose(codec, z: torch.Tensor, lam: float, n: int) -> torch.Tensor:
-    """Indices of the first n layers: the nearest words, or the rate-distortion choice."""
+    """Indices of the first n layers: the nearest words, or the rate-distortion choice (a
+    product HR-VQ's own entropy-constrained search, else vqcodec.rdo under the coding prior)."""
+    if codec.groups:
+        return codec.quantizer.search(z, n, lam)
     return search_rd(codec, z, lam, n) if lam > 0 else codec.quantizer.search(z, n)
 
 
@@ -173,18 +175,24 @@ def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
     return out
 
 
+def _with_groups(codes: torch.Tensor) -> torch.Tensor:
+    """Codes as (B, n, G, h, w): a plain HR-VQ's (B, n, h, w) gets a group axis of 1."""
+    return codes if codes.dim() == 5 else codes.unsqueeze(2)
+
+
 def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment]:
-    """One segment per item of codes (B, >= n, h, w): the first n layers, each a rANS stream
-    (phase by phase under the integer prior) and a hash of its indices."""
-    h, w = codes.shape[2:]
-    pm = phase_map(h, w, codec.exact.phases)
+    """One segment per item of codes (B, >= n, [G,] h, w): the first n layers, each a rANS stream
+    (step by step of the prior's decoding order) and a hash of its indices."""
+    ex, c5 = codec.exact, _with_groups(codes)
+    h, w = c5.shape[-2:]
+    sm = ex.step_map(h, w)
     streams: list[list[bytes]] = [[] for _ in codes]
     for i in range(n):
         encs = [StreamEncoder() for _ in codes]
-        for p in range(codec.exact.phases):
-            probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
+        for t in range(ex.steps):
+            probs = ex.step_probs(c5, i, t).cpu().numpy()
             for b, enc in enumerate(encs):
-                enc.add(codes[b, i][pm == p].numpy(), probs[b])
+                enc.add(c5[b, i][sm == t].numpy(), probs[b])
         for b, enc in enumerate(encs):
             streams[b].append(enc.finish())
     return [container.Segment((h, w), streams[b],
@@ -193,27 +201,29 @@ def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment
 
 
 def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor:
-    """Codes (B, k, h, w) of the first k layers of segments that share one latent shape.
+    """Codes (B, k, [G,] h, w) of the first k layers of segments that share one latent shape.
 
     Raises CodecError for a bad stream, or indices that differ from the encoder's (hash)."""
+    ex = codec.exact
     h, w = segs[0].latent_shape
-    pm = phase_map(h, w, codec.exact.phases)
-    codes = torch.zeros(len(segs), k, h, w, dtype=torch.long)
+    sm = ex.step_map(h, w)
+    c5 = torch.zeros(len(segs), k, sm.shape[0], h, w, dtype=torch.long)
     for i in range(k):
         try:
             decs = [StreamDecoder(seg.streams[i]) for seg in segs]
-            for p in range(codec.exact.phases):
-                probs = codec.exact.phase_probs(codes, i, p).cpu().numpy()
+            for t in range(ex.steps):
+                probs = ex.step_probs(c5, i, t).cpu().numpy()
                 for b, dec in enumerate(decs):
-                    codes[b, i][pm == p] = torch.from_numpy(dec.decode(probs[b]))
+                    c5[b, i][sm == t] = torch.from_numpy(dec.decode(probs[b]))
         except StreamError as e:
             raise CodecError(f"layer {i + 1}: {e}") from None
+        codes = c5 if codec.groups else c5[:, :, 0]
         for b, seg in enumerate(segs):
             if container.code_hash(codes[b, i].numpy()) != seg.code_hashes[i]:
                 raise CodecError(f"layer {i + 1} decoded to different indices than were "
                                  "encoded (corrupt file, or a prior that differs from the "
                                  "encoder's)")
-    return codes
+    return c5 if codec.groups else c5[:, :, 0]
 
 
 def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,

@@ -228,3 +228,68 @@ class SpecDecoder1d(nn.Module):
         env = nn.functional.fold((self.window**2)[None, :, None].expand(1, -1, t), **fold)[:, 0, 0]
         p = _frames_pad(self.n_fft, self.hop)
         return (y / env.clamp_min(1e-3))[:, None, p:p + t * self.hop]
+
+
+# -- images at low resolution (NVTC-like): pixel-unshuffle stems and ConvNeXt blocks -------------
+class ConvNeXt2d(nn.Module):
+    """Depthwise 7x7 conv + channel MLP (x4), LayerNorm over channels, a small residual scale.
+    Runs fastest in channels_last memory format on the CPU (measured: 4x per step)."""
+
+    def __init__(self, ch: int, scale: float):
+        super().__init__()
+        self.dw = nn.Conv2d(ch, ch, 7, padding=3, groups=ch)
+        self.norm = nn.LayerNorm(ch)
+        self.mlp = nn.Sequential(nn.Linear(ch, 4 * ch), nn.GELU(), nn.Linear(4 * ch, ch))
+        self.gamma = nn.Parameter(torch.full((ch,), scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mlp(self.norm(self.dw(x).permute(0, 2, 3, 1))) * self.gamma
+        return x + y.permute(0, 3, 1, 2)
+
+
+def _stage(ch: int, blocks: int) -> list[nn.Module]:
+    return [ConvNeXt2d(ch, 0.1) for _ in range(blocks)]
+
+
+class EncoderLR(nn.Module):
+    """Image (B, 3, H, W) -> latent (B, D, H/s, W/s) with almost no work at full resolution.
+
+    ::
+
+        x --unshuffle 4--> 1x1 --> blocks[0] x ConvNeXt at 1/4 (widths[0])
+          --unshuffle 2--> 1x1 --> blocks[1] x ConvNeXt at 1/8 (widths[1]) ... --> 1x1 --> z
+
+    Each further entry of widths/blocks halves the grid once more (s = 4 * 2^(stages-1)).
+    """
+
+    def __init__(self, in_ch: int, widths: list[int], blocks: list[int], latent_dim: int):
+        super().__init__()
+        layers: list[nn.Module] = [nn.PixelUnshuffle(4), nn.Conv2d(in_ch * 16, widths[0], 1)]
+        for j, (ch, nb) in enumerate(zip(widths, blocks, strict=True)):
+            if j:
+                layers += [nn.PixelUnshuffle(2), nn.Conv2d(4 * widths[j - 1], ch, 1)]
+            layers += _stage(ch, nb)
+        layers.append(nn.Conv2d(widths[-1], latent_dim, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x - 0.5)
+
+
+class DecoderLR(nn.Module):
+    """The mirror of EncoderLR: 1x1 -> ConvNeXt blocks -> 1x1 + pixel-shuffle 2, ... -> 1x1 +
+    pixel-shuffle 4 to the image."""
+
+    def __init__(self, out_ch: int, widths: list[int], blocks: list[int], latent_dim: int):
+        super().__init__()
+        w, nb = widths[::-1], blocks[::-1]
+        layers: list[nn.Module] = [nn.Conv2d(latent_dim, w[0], 1)]
+        for j, (ch, n) in enumerate(zip(w, nb, strict=True)):
+            layers += _stage(ch, n)
+            if j + 1 < len(w):
+                layers += [nn.Conv2d(ch, 4 * w[j + 1], 1), nn.PixelShuffle(2)]
+        layers += [nn.Conv2d(w[-1], out_ch * 16, 1), nn.PixelShuffle(4)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z) + 0.5

@@ -23,7 +23,6 @@ from PIL import Image
 from . import api, container, media
 from .coding import cross_entropy_bits
 from .models import list_models, load_model
-from .prior import phase_map
 
 QUALITIES = {"jpeg": [10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
              "webp": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
@@ -102,15 +101,15 @@ def bench_images(folder: Path, models: list[str] | None = None, classical_codecs
             data = api.compress(img, lm)
             t_enc = time.perf_counter() - t
             f = container.unpack(data)
-            codes = api.encode_codes(img, lm)
+            codes = api._with_groups(api.encode_codes(img, lm))
             ex = lm.codec.exact
-            pm = phase_map(*codes.shape[2:], ex.phases)
+            sm = ex.step_map(*codes.shape[-2:])
             for i in range(n):
                 acc[i]["bits"] += 8 * len(f.segments[0].streams[i])
                 acc[i]["idx"] += codes[0, i].numel()
-                acc[i]["ce"] += sum(cross_entropy_bits(codes[0, i][pm == p].numpy(),
-                                                       ex.phase_probs(codes, i, p)[0])
-                                    for p in range(ex.phases))
+                acc[i]["ce"] += sum(cross_entropy_bits(codes[0, i][sm == t].numpy(),
+                                                       ex.step_probs(codes, i, t)[0])
+                                    for t in range(ex.steps))
             for k in range(1, n + 1):
                 blob = container.pack(container.truncate(f, k))
                 t = time.perf_counter()

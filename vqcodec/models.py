@@ -24,8 +24,19 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .autoencoder import Decoder1d, Decoder2d, Encoder1d, Encoder2d, SpecDecoder1d, SpecEncoder1d
+from .autoencoder import (
+    Decoder1d,
+    Decoder2d,
+    DecoderLR,
+    Encoder1d,
+    Encoder2d,
+    EncoderLR,
+    SpecDecoder1d,
+    SpecEncoder1d,
+)
+from .group_prior import GroupExactPrior, GroupPrior, prior_shapes
 from .prior import ExactPrior, Prior
+from .product_vq import ProductHRVQ
 from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
@@ -57,7 +68,11 @@ class Codec(nn.Module):
         self.config = config
         c = config
         st = c.get("strides")
-        if c["modality"] == "image":
+        if c["modality"] == "image" and c.get("arch") == "lowres":
+            # Pixel-unshuffle stems and ConvNeXt stages at 1/4, 1/8, ... (stage_blocks each).
+            args = (c["in_channels"], c["channels"], c["stage_blocks"], c["latent_dim"])
+            self.encoder, self.decoder = EncoderLR(*args), DecoderLR(*args)
+        elif c["modality"] == "image":
             args = (c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st, self.shuffle)
             self.encoder, self.decoder = Encoder2d(*args), Decoder2d(*args)
         elif c["modality"] == "audio" and c.get("arch") == "stft":
@@ -70,11 +85,18 @@ class Codec(nn.Module):
             self.encoder, self.decoder = Encoder1d(*args), Decoder1d(*args)
         else:
             raise ModelError(f"unsupported modality {c['modality']!r}")
-        self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
-                              c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE),
-                              c.get("codebook_update", "loss"))
+        usage = (c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE))
         p = c["prior"]
-        self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"], p["phases"])
+        if self.groups:  # product HR-VQ: one tree per channel group, a prior per (layer, group)
+            self.quantizer = ProductHRVQ(c["latent_dim"], c["groups"], c["codebook_size"],
+                                         c["num_layers"], c["beta"], *usage)
+            self.prior = GroupPrior(c["codebook_size"], c["num_layers"], c["groups"], p["width"],
+                                    p["blocks"], p["phases"])
+        else:
+            self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
+                                  *usage, c.get("codebook_update", "loss"))
+            self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"],
+                               p["phases"])
         self.exact: ExactPrior | None = None
 
     @property
@@ -88,8 +110,15 @@ class Codec(nn.Module):
         return int(self.config.get("shuffle", 1))
 
     @property
+    def groups(self) -> int:
+        """Channel groups of a product HR-VQ (0: one plain HR-VQ tree; codes then lack the axis)."""
+        return int(self.config.get("groups", 0))
+
+    @property
     def stride(self) -> int:
         """What inputs are padded to a multiple of: the transform's total stride."""
+        if self.config.get("arch") == "lowres":
+            return 4 * 2 ** (len(self.config["channels"]) - 1)
         return math.prod(self.config.get("strides") or [2] * len(self.config["channels"]))
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int]:
@@ -205,14 +234,21 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
     codec.load_state_dict(state, strict=False)
     codec.prior = None  # the float prior is only for training; coding uses the integer one
     codec.eval().to(device)
-    p = config["prior"]
-    codec.exact = ExactPrior(prior_t, config["codebook_size"], config["num_layers"],
-                             p["blocks"], p["phases"], device)
+    codec.exact = exact_prior(config, prior_t, device)
     try:
         codec.exact.verify(config["prior_fingerprint"])
     except (RuntimeError, KeyError) as e:
         raise ModelError(f"model {folder}: {e}") from None
     return LoadedModel(codec, folder, model_id(folder))
+
+
+def exact_prior(config: dict, tensors: dict[str, torch.Tensor],
+                device: str | torch.device = "cpu") -> ExactPrior:
+    """The integer prior a model config describes, over its integer tensors."""
+    m, n, p = config["codebook_size"], config["num_layers"], config["prior"]
+    if config.get("groups"):
+        return GroupExactPrior(tensors, m, n, config["groups"], p["blocks"], p["phases"], device)
+    return ExactPrior(tensors, m, n, p["blocks"], p["phases"], device)
 
 
 def _check_tensors(path: Path, got: dict, want: dict[str, tuple], exact_names: bool = True) -> None:
@@ -230,6 +266,8 @@ def _check_tensors(path: Path, got: dict, want: dict[str, tuple], exact_names: b
 
 def _prior_shapes(config: dict) -> dict[str, tuple | None]:
     """Names and shapes of the integer prior's tensors, from the config."""
+    if config.get("groups"):
+        return prior_shapes(config)
     m, n, p = config["codebook_size"], config["num_layers"], config["prior"]
     w = p["width"]
     out: dict[str, tuple | None] = {"exp_table": None}

@@ -152,26 +152,39 @@ class Prior(nn.Module):
 
 
 # -- exact integer network ----------------------------------------------------------------------
+def _export_conv(out: dict, key: str, conv: nn.Conv2d, s_in: float, s_out: float) -> None:
+    """Integer weights, rescaling multipliers and bias of one fake-quantized conv."""
+    s_w = weight_scale(conv.weight)
+    out[key + ".w"] = (conv.weight.detach() / s_w.view(-1, 1, 1, 1)).round().to(torch.int8).contiguous()
+    out[key + ".mult"] = (s_w * s_in / s_out * (1 << SHIFT)).double().round().long()
+    out[key + ".bias"] = (conv.bias.detach().double() / s_out * (1 << SHIFT)).round().long()
+
+
+def export_integer_convs(net: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
+    """The integer blocks, mix and head of one context network (everything after its stem)."""
+    out: dict[str, torch.Tensor] = {}
+    for j, (c1, c2) in enumerate(net.blocks):
+        _export_conv(out, f"{prefix}b{j}a", c1, ACT_SCALE, ACT_SCALE)
+        _export_conv(out, f"{prefix}b{j}b", c2, ACT_SCALE, ACT_SCALE)
+    _export_conv(out, prefix + "mix", net.mix, ACT_SCALE, ACT_SCALE)
+    _export_conv(out, prefix + "head", net.head, ACT_SCALE, LOGIT_SCALE)
+    return out
+
+
+def exp_table() -> torch.Tensor:
+    """The integer exp(-d * LOGIT_SCALE) table that turns logit gaps into probabilities."""
+    d = torch.arange(0, 4096, dtype=torch.float64)
+    table = (PROB_ONE * torch.exp(-d * LOGIT_SCALE)).round().clamp_min(1).long()
+    return table[: int((table > 1).sum()) + 1].contiguous()
+
+
 def export_integer(prior: Prior) -> dict[str, torch.Tensor]:
     """Integer tensors of the trained prior, named for safetensors."""
     out: dict[str, torch.Tensor] = {}
     for i, net in enumerate(prior.nets):
-        convs = [("stem", net.stem, 1.0)]
-        for j, (c1, c2) in enumerate(net.blocks):
-            convs += [(f"b{j}a", c1, ACT_SCALE), (f"b{j}b", c2, ACT_SCALE)]
-        convs += [("mix", net.mix, ACT_SCALE), ("head", net.head, ACT_SCALE)]
-        for name, conv, s_in in convs:
-            s_w = weight_scale(conv.weight)
-            s_out = LOGIT_SCALE if name == "head" else ACT_SCALE
-            w_int = (conv.weight.detach() / s_w.view(-1, 1, 1, 1)).round().to(torch.int8)
-            mult = (s_w * s_in / s_out * (1 << SHIFT)).double().round().long()
-            bias = (conv.bias.detach().double() / s_out * (1 << SHIFT)).round().long()
-            out[f"l{i}.{name}.w"] = w_int.contiguous()
-            out[f"l{i}.{name}.mult"] = mult
-            out[f"l{i}.{name}.bias"] = bias
-    d = torch.arange(0, 4096, dtype=torch.float64)
-    table = (PROB_ONE * torch.exp(-d * LOGIT_SCALE)).round().clamp_min(1).long()
-    out["exp_table"] = table[: int((table > 1).sum()) + 1].contiguous()
+        _export_conv(out, f"l{i}.stem", net.stem, 1.0, ACT_SCALE)
+        out.update(export_integer_convs(net, f"l{i}."))
+    out["exp_table"] = exp_table()
     return out
 
 
@@ -228,7 +241,10 @@ class ExactPrior:
     def logits(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """Integer logits (B, m, H, W) int64 from an integer context input (B, C, H, W)."""
         p = f"l{layer}."
-        a = self._conv(x, p + "stem", 2, 1).clamp_(0, ACT_MAX).float()
+        return self._trunk(self._conv(x, p + "stem", 2, 1).clamp_(0, ACT_MAX).float(), p)
+
+    def _trunk(self, a: torch.Tensor, p: str) -> torch.Tensor:
+        """Residual blocks, mix and head of the net named `p` on the stem's activations."""
         for j in range(self.blocks):
             h = self._conv(a, p + f"b{j}a", 1, ACT_MAX).clamp_(0, ACT_MAX).float()
             a = self._conv(h, p + f"b{j}b", 1, ACT_MAX).add_(a).clamp_(0, ACT_MAX).float()
@@ -248,6 +264,20 @@ class ExactPrior:
         x = context_input(codes.to(self.device), layer, pm < phase, self.m)
         lg = self.logits(x, layer).permute(0, 2, 3, 1)  # (B, H, W, m)
         return self.probs(lg[:, pm == phase])
+
+    # -- the decoding order, in the shape every codec's stream coder uses ----------------------
+    @property
+    def steps(self) -> int:
+        """Decoding steps per layer (here: the phases)."""
+        return self.phases
+
+    def step_map(self, h: int, w: int) -> torch.Tensor:
+        """(G, h, w) step of each index of a layer; G = 1 group here."""
+        return phase_map(h, w, self.phases).unsqueeze(0)
+
+    def step_probs(self, codes: torch.Tensor, layer: int, step: int) -> torch.Tensor:
+        """Probabilities (B, N_step, m) for codes (B, n, G, h, w), in step_map's boolean order."""
+        return self.phase_probs(codes[:, :, 0], layer, step)
 
     # -- self-check ---------------------------------------------------------------------------
     def fingerprint(self) -> str:

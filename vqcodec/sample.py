@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from .models import LoadedModel
-from .prior import phase_map
 
 
 @torch.no_grad()
@@ -25,19 +24,20 @@ def sample_images(model: LoadedModel, count: int, height: int, width: int, seed:
     codec, ex = model.codec, model.codec.exact
     h, w = codec.latent_shape(height, width)
     rng = np.random.default_rng(seed)
-    pm = phase_map(h, w, ex.phases)
-    codes = torch.zeros(count, codec.num_layers, h, w, dtype=torch.long)
+    sm = ex.step_map(h, w)
+    codes = torch.zeros(count, codec.num_layers, sm.shape[0], h, w, dtype=torch.long)
     for i in range(codec.num_layers):
-        for p in range(ex.phases):
-            pr = ex.phase_probs(codes, i, p).cpu().numpy().astype(np.float64)
+        for p in range(ex.steps):
+            pr = ex.step_probs(codes, i, p).cpu().numpy().astype(np.float64)
             if temperature != 1.0:
                 pr = pr ** (1.0 / temperature)
             cdf = np.cumsum(pr / pr.sum(-1, keepdims=True), -1)
             u = rng.random(cdf.shape[:-1] + (1,))
             k = np.minimum((u > cdf).sum(-1), codec.m - 1)
             for b in range(count):
-                codes[b, i][pm == p] = torch.from_numpy(k[b])
+                codes[b, i][sm == p] = torch.from_numpy(k[b])
     dev = next(codec.decoder.parameters()).device
+    codes = codes if codec.groups else codes[:, :, 0]
     y = codec.decoder(codec.quantizer.decode_codes(codes.to(dev)))[:, :, :height, :width]
     return (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 

@@ -34,8 +34,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import media
 from .api import resolve_device
-from .models import Codec, model_id, resolve, save_model
-from .prior import ExactPrior, export_integer
+from .models import Codec, exact_prior, model_id, resolve, save_model
+from .prior import export_integer
 from .train_audio import AUDIO_PRESETS, AudioTask
 
 PRESETS: dict[str, dict] = {
@@ -67,17 +67,36 @@ PRESETS: dict[str, dict] = {
                      num_layers=4, prior=dict(width=64, blocks=2, phases=2), layer_dropout=False,
                      crop=128, batch_size=8, steps=1200, prior_steps=1500, prior_crop=128,
                      lr=3e-4, prior_batch=8, crops_per_image=12),
+    # photo-v4: low-resolution ConvNeXt transform (pixel-unshuffle stems, stages at 1/4 and
+    # 1/8), product HR-VQ (12 trees of 8-dim words, m = 16, 3 layers: up to 2.25 bpp before the
+    # prior) with an entropy-constrained choice, lam drawn per sample so one model spans the
+    # rates; a (layer, group) prior. training/photo-v4 has the measurements behind each choice.
+    "photo-v4": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
+                     groups=12, res_blocks=0, codebook_size=16, num_layers=3,
+                     prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
+                     lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
+                     rate_lr_mult=20.0, crop=128, batch_size=8, steps=7000, prior_steps=1500,
+                     prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12),
+    # The same shape at toy size, for tests.
+    "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
+                        groups=4, res_blocks=0, codebook_size=4, num_layers=2,
+                        prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
+                        lam_range=[0.01, 0.3], lam_zero=0.25, usage_decay=0.8, dead_usage=0.05,
+                        crop=32, batch_size=8, steps=200, prior_steps=60, prior_crop=32, lr=3e-3,
+                        crops_per_image=4),
 }
 PRESETS.update(AUDIO_PRESETS)  # tiny-audio (tests), speech-stft (the shipped speech model)
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
 # Optional architecture keys (absent = the default): a checkpoint must agree on these too.
-SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", "shuffle")
+SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", "shuffle", "groups",
+              "stage_blocks")
 DEFAULT_PRESET = {"image": "small", "audio": "speech-stft"}
 # Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more). The codebook
 # update rule ("loss" or "ema") is a model config key, codebook_update.
-STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update")
+STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
+              "channels_last", "rate_lr_mult")
 
 
 def pick_device(device: str) -> torch.device:
@@ -108,9 +127,26 @@ class Stage1(nn.Module):
         super().__init__()
         self.encoder, self.quantizer, self.decoder = codec.encoder, codec.quantizer, codec.decoder
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor):
-        zq, vq_loss, _ = self.quantizer(self.encoder(x), keep)
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, lam: torch.Tensor | None = None):
+        z = self.encoder(x).float()
+        # The nearest-word search in float32 even under bf16 autocast: bf16 distances would
+        # pick other words than the float32 search at encode time.
+        with torch.autocast(z.device.type, enabled=False):
+            zq, vq_loss, _ = (self.quantizer(z, keep) if lam is None else
+                              self.quantizer(z, keep, lam))
         return self.decoder(zq), vq_loss
+
+
+def draw_lambda(hp: dict, n: int, device: torch.device,
+                gen: torch.Generator | None = None) -> torch.Tensor | None:
+    """Per-sample rate weights of the entropy-constrained choice: 0 with probability lam_zero,
+    else log-uniform over lam_range; None for models without it."""
+    if "lam_range" not in hp:
+        return None
+    lo, hi = (math.log(v) for v in hp["lam_range"])
+    lam = torch.exp(torch.empty(n).uniform_(lo, hi, generator=gen))
+    lam[torch.rand(n, generator=gen) < hp.get("lam_zero", 0.25)] = 0.0
+    return lam.to(device)
 
 
 def find_images(folder: Path) -> list[Path]:
@@ -174,8 +210,40 @@ class Logger:
         self({"note": text})
 
 
+EVAL_LAMBDAS = (0.0, 0.02, 0.1)  # fixed points of the learning curve of lam-trained models
+
+
+@torch.no_grad()
+def evaluate_product(codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
+    """PSNR per layer count (nearest words) and, at fixed lam, PSNR and the bpp the light
+    entropy model estimates (the coding prior, trained later, spends a little less)."""
+    codec.eval()
+    q, n = codec.quantizer, codec.num_layers
+    res: dict = {}
+    for lam in EVAL_LAMBDAS:
+        se = [0.0] * n
+        bits, cnt = 0.0, 0
+        for i in range(0, len(val), 16):
+            x = val[i:i + 16].to(device).float() / 255
+            codes = q.search(codec.encoder(x), n, lam)
+            bits += float(q.light_bits(codes).sum())
+            for k in range(1, n + 1 if lam == 0 else 2):
+                kk = n if lam else k
+                y = codec.decoder(q.decode_codes(codes[:, :kk])).clamp(0, 1)
+                se[kk - 1] += float(((y * 255).round() / 255 - x).pow(2).sum())
+            cnt += x.numel()
+        if lam == 0:
+            res.update({f"psnr_{k}": round(psnr(se[k - 1] / cnt), 3) for k in range(1, n + 1)})
+        res[f"lam_{lam:g}"] = {"psnr": round(psnr(se[n - 1] / cnt), 3),
+                               "bpp_est": round(3 * bits / cnt, 4)}
+    codec.train()
+    return res
+
+
 @torch.no_grad()
 def evaluate(codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
+    if codec.groups:
+        return evaluate_product(codec, val, device)
     codec.eval()
     res = {}
     for k in range(1, codec.num_layers + 1):
@@ -350,7 +418,13 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     log({"event": "start", "config": config, "files": len(files)})
 
     ae_params = [p for n, p in codec.named_parameters() if not n.startswith("prior.")]
-    opt1 = torch.optim.Adam(ae_params, lr=hp["lr"])
+    # The light entropy tables of an entropy-constrained quantizer are frequency counts in
+    # disguise: they get a larger step so the rate term tracks the codes as they move.
+    rate = [p for n, p in codec.named_parameters() if "rate_logits" in n]
+    rest = [p for p in ae_params if all(p is not r for r in rate)]
+    opt1 = torch.optim.Adam([{"params": rest, "mult": 1.0}] +
+                            ([{"params": rate, "mult": hp.get("rate_lr_mult", 1.0)}] if rate else []),
+                            lr=hp["lr"])
     opt2 = torch.optim.Adam(codec.prior.parameters(), lr=hp["lr"])
     if resume and ckpt_path.is_file():
         (opt1 if state["stage"] == 1 else opt2).load_state_dict(ck["opt"])
@@ -373,17 +447,23 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
         codec.train()
         n = codec.num_layers
         stage1 = Stage1(codec)
+        if hp.get("channels_last"):  # the ConvNeXt transform's fast layout on the CPU
+            stage1.encoder.to(memory_format=torch.channels_last)
+            stage1.decoder.to(memory_format=torch.channels_last)
         model1 = DDP(stage1) if world > 1 else stage1
         for step in range(state["step"], hp["steps"]):
             for g in opt1.param_groups:
-                g["lr"] = _lr(step, hp["steps"], hp["lr"])
+                g["lr"] = _lr(step, hp["steps"], hp["lr"]) * g.get("mult", 1.0)
             x = task.batch(hp["batch_size"], dev)
             keep = torch.randint(1, n + 1, (len(x),), device=dev)
             keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
             if not hp.get("layer_dropout", True):
                 keep[:] = n
-            y, vq_loss = model1(x, keep)
-            recon, parts = task.recon(y, x)
+            if hp.get("channels_last"):
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=hp.get("bf16", False)):
+                y, vq_loss = model1(x, keep, draw_lambda(hp, len(x), dev))
+            recon, parts = task.recon(y.float(), x)
             loss = recon + hp.get("vq_weight", 1.0) * vq_loss
             opt1.zero_grad(set_to_none=True)
             loss.backward()
@@ -427,7 +507,7 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
             g["lr"] = _lr(step, hp["prior_steps"], hp["lr"])
         c = codes[torch.randint(0, len(codes), (pbs,))].to(dev)
         if random.random() < 0.5:
-            c = c.flip(3)
+            c = c.flip(-1)
         loss, per_layer = model2(c)
         opt2.zero_grad(set_to_none=True)
         loss.backward()
@@ -449,9 +529,9 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
             dist.destroy_process_group()
             return out
     codec.prior.eval()
-    tensors = {k: v.cpu() for k, v in export_integer(codec.prior).items()}
-    p = config["prior"]
-    exact = ExactPrior(tensors, codec.m, codec.num_layers, p["blocks"], p["phases"], "cpu")
+    exported = codec.prior.export() if codec.groups else export_integer(codec.prior)
+    tensors = {k: v.cpu() for k, v in exported.items()}
+    exact = exact_prior(config, tensors, "cpu")
     with torch.no_grad():
         _, val_bits = codec.prior.loss(val_codes[:64].to(dev))
     config["training"]["val_prior_bits_per_layer"] = [round(b, 4) for b in val_bits]
@@ -491,10 +571,18 @@ def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
 @torch.no_grad()
 def extract_codes(codec: Codec, task, files: list[Path], seed: int, dev: torch.device,
                   val: bool = False) -> torch.Tensor:
-    """Codes (N, n, h, w) of the task's prior crops (images: prior_crop px), all layers."""
+    """Codes (N, n, [G,] h, w) of the task's prior crops (images: prior_crop px), all layers.
+    A lam-trained model's crops are coded at lam drawn as in training, so the prior learns the
+    codes of every rate it will code."""
     pool = task.prior_inputs(files, seed, val)
+    gen = torch.Generator().manual_seed(seed)
     out = []
     for i in range(0, len(pool), 32):
         x = task.to_input(pool[i:i + 32], dev)
-        out.append(codec.quantizer.search(codec.encoder(x)).to(torch.uint8).cpu())
+        z = codec.encoder(x)
+        if codec.groups:
+            lam = draw_lambda(task.hp, len(x), dev, gen)
+            out.append(codec.quantizer.search(z, None, lam).to(torch.uint8).cpu())
+        else:
+            out.append(codec.quantizer.search(z).to(torch.uint8).cpu())
     return torch.cat(out).long()

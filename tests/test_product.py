@@ -1,0 +1,154 @@
+"""Product HR-VQ (G trees over channel groups, entropy-constrained choice) and its (layer,
+group) prior: shapes, the lam knob, exactness, and a tiny low-resolution model end to end."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import synthetic_image
+from vqcodec import api, container
+from vqcodec.group_prior import GroupExactPrior, GroupPrior, step_map
+from vqcodec.models import load_model
+from vqcodec.product_vq import ProductHRVQ
+
+
+def _vq(seed: int = 0) -> ProductHRVQ:
+    torch.manual_seed(seed)
+    return ProductHRVQ(dim=12, groups=3, codebook_size=4, num_layers=3)
+
+
+def test_search_matches_forward_and_lookup_sums_layers():
+    q = _vq().eval()
+    z = torch.randn(2, 12, 5, 6) * 0.5
+    codes = q.search(z)
+    assert codes.shape == (2, 3, 3, 5, 6) and int(codes.max()) < 4
+    zq, _, codes_f = q(z)
+    assert torch.equal(codes, codes_f)
+    assert torch.allclose(zq, q.decode_codes(codes), atol=1e-6)
+    assert torch.allclose(q.lookup(codes).sum(1), q.decode_codes(codes))
+    # Fewer layers: a coarser sum of the same words, and the residual shrinks with depth.
+    err = [float((z - q.decode_codes(codes[:, :k])).pow(2).mean().detach()) for k in (1, 2, 3)]
+    assert err[0] >= err[1] >= err[2]
+
+
+def test_groups_are_independent_trees():
+    q = _vq().eval()
+    z = torch.randn(1, 12, 4, 4)
+    codes = q.search(z)
+    z2 = z.clone()
+    z2[:, 4:8] += 3.0  # change group 1 only
+    codes2 = q.search(z2)
+    assert torch.equal(codes[:, :, 0], codes2[:, :, 0]) and torch.equal(codes[:, :, 2], codes2[:, :, 2])
+
+
+def test_lambda_trades_distortion_for_light_bits():
+    q = _vq().eval()
+    with torch.no_grad():  # a skewed entropy model: word 0 cheap, the rest dear
+        for t in q.rate_logits:
+            t[..., 0] = 4.0
+    z = torch.randn(4, 12, 8, 8) * 0.5
+    bits, dist = [], []
+    for lam in (0.0, 0.05, 1.0):
+        c = q.search(z, lam=lam)
+        bits.append(float(q.light_bits(c).sum()))
+        dist.append(float((z - q.decode_codes(c)).pow(2).mean()))
+    assert bits[0] > bits[1] > bits[2] and dist[0] <= dist[1] <= dist[2]
+    assert torch.equal(q.search(z, lam=0.0), q.search(z))  # lam = 0: the nearest words
+
+
+def test_revival_restarts_dead_words():
+    q = _vq()
+    z = torch.randn(2, 12, 8, 8)
+    q(z)
+    assert sum(q.revive_dead()) > 0  # usage starts at zero: everything unvisited is restarted
+    q.mark_used()
+    assert all(s["dead"] == 0 for s in q.stats())
+
+
+def _exact(seed: int = 0) -> tuple[GroupPrior, GroupExactPrior]:
+    torch.manual_seed(seed)
+    pr = GroupPrior(4, 2, 3, width=8, blocks=1, phases=2).eval()
+    return pr, GroupExactPrior(pr.export(), 4, 2, 3, blocks=1, phases=2)
+
+
+def test_step_map_orders_groups_then_phases():
+    sm = step_map(3, 4, 4, 2)
+    assert sm.shape == (3, 4, 4) and sorted(sm.unique().tolist()) == list(range(6))
+    assert bool((sm[1] >= 2).all() and (sm[1] <= 3).all())
+
+
+def test_exact_prior_agrees_with_float_and_ignores_unknown_codes():
+    pr, ex = _exact()
+    codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
+    # The integer net reproduces the fake-quantized float net's most likely words closely.
+    nll_float = pr.loss(codes)[0].item()
+    bits = 0.0
+    for i in range(2):
+        for t in range(ex.steps):
+            p = ex.step_probs(codes, i, t).double()
+            sym = codes[:, i][ex.step_map(6, 7).expand(2, -1, -1, -1) == t].view(2, -1)
+            bits -= float((p / p.sum(-1, keepdim=True)).gather(-1, sym[..., None]).log2().sum())
+    assert abs(bits / codes.numel() - nll_float) < 0.05
+    # Probabilities of a step do not depend on indices decoded after it.
+    later = codes.clone()
+    later[:, 1] = (later[:, 1] + 1) % 4
+    assert torch.equal(ex.step_probs(codes, 0, 3), ex.step_probs(later, 0, 3))
+    other = codes.clone()
+    other[:, 0, 2] = (other[:, 0, 2] + 1) % 4  # group 2 of layer 0 comes after group 1's steps
+    assert torch.equal(ex.step_probs(codes, 0, 2), ex.step_probs(other, 0, 2))
+
+
+def test_exact_prior_is_batch_invariant():
+    _, ex = _exact(1)
+    codes = torch.randint(0, 4, (3, 2, 3, 9, 5))
+    full = ex.step_probs(codes, 1, 4)
+    assert all(torch.equal(full[b:b + 1], ex.step_probs(codes[b:b + 1], 1, 4)) for b in range(3))
+
+
+@pytest.fixture(scope="module")
+def lowres_model(image_folder, tmp_path_factory):
+    from vqcodec.train import train
+
+    return train(image_folder, tmp_path_factory.mktemp("models") / "tiny-lr", preset="tiny-lowres",
+                 device="cpu", seed=0, echo=lambda s: None)
+
+
+def test_lowres_model_round_trip_and_truncation(lowres_model):
+    lm = load_model(lowres_model)
+    img = synthetic_image(50, 70, 5)
+    data = api.compress(img, lm)
+    f = container.unpack(data)
+    assert f.num_layers == 2 and f.segments[0].latent_shape == (7, 9)  # stride 8, padded
+    codes = api.encode_codes(img, lm)
+    assert codes.shape == (1, 2, 4, 7, 9)
+    assert torch.equal(api.decode_streams(f.segments, lm.codec, 2), codes)
+    out = api.decompress(data, lm)
+    assert out.shape == img.shape
+    one = api.compress(img, lm, layers=1)
+    assert container.pack(container.truncate(f, 1)) == one
+    assert api.decompress(one, lm).shape == img.shape
+
+
+def test_lowres_lambda_is_a_rate_knob(lowres_model):
+    lm = load_model(lowres_model)
+    img = synthetic_image(64, 64, 6)
+    sizes = [len(api.compress(img, lm, rdo=lam)) for lam in (0.0, 1.0)]
+    assert sizes[1] < sizes[0]
+
+
+def test_lowres_bytes_do_not_depend_on_threads(lowres_model, tmp_path):
+    img = synthetic_image(40, 56, 7)
+    np.save(tmp_path / "img.npy", img)
+    script = ("import sys, torch; torch.set_num_threads(int(sys.argv[1])); import numpy as np;"
+              "from vqcodec import api; from vqcodec.models import load_model;"
+              "lm = load_model(sys.argv[2]); img = np.load(sys.argv[3]);"
+              "sys.stdout.buffer.write(api.compress(img, lm))")
+    outs = [subprocess.run([sys.executable, "-c", script, t, str(lowres_model),
+                            str(tmp_path / "img.npy")], check=True, capture_output=True).stdout
+            for t in ("1", "2")]
+    assert outs[0] == outs[1]
+    lm = load_model(lowres_model)
+    assert api.decompress(outs[0], lm).shape == img.shape

@@ -1,0 +1,228 @@
+"""The prior over product HR-VQ codes (product_vq.py): one small PixelCNN per (layer, group).
+
+Codes are (B, n, G, h, w). A layer is decoded group by group, each group in `phases`
+checkerboard passes, so the index at (layer i, group g, phase p) is predicted from
+
+  * every index decoded before its (layer, group) stream: all groups of the layers above and
+    the groups before g of layer i (one-hots through a 1x1 conv: cross-group context, as
+    ELIC's channel groups, at the cost of one input plane per word), and
+  * the indices of its own stream decoded in earlier phases (one-hots through a 5x5 conv).
+
+Both stems add into one integer accumulator, so the exact form (prior.ExactPrior's integer
+arithmetic, lookup-table probabilities and self-check) carries over unchanged. Each layer's
+stream holds its G groups one after the other, so a file still truncates by layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .prior import (
+    ACT_MAX,
+    ACT_SCALE,
+    EXACT_F32,
+    LOGIT_SCALE,
+    SHIFT,
+    ExactPrior,
+    QConv,
+    _round_ste,
+    exp_table,
+    export_integer_convs,
+    phase_map,
+    quant_act,
+)
+
+
+def step_map(groups: int, h: int, w: int, phases: int, device=None) -> torch.Tensor:
+    """(G, h, w): decoding step g * phases + phase of every index of one layer."""
+    pm = phase_map(h, w, phases, device)
+    return torch.arange(groups, device=device).view(-1, 1, 1) * phases + pm
+
+
+def _one_hot(codes: torch.Tensor, m: int) -> torch.Tensor:
+    """(B, s, h, w) long -> (B, s * m, h, w) float one-hots."""
+    b, s, h, w = codes.shape
+    return F.one_hot(codes, m).permute(0, 1, 4, 2, 3).reshape(b, s * m, h, w).float()
+
+
+def stream_inputs(codes: torch.Tensor, s: int, known: torch.Tensor, m: int):
+    """Inputs of stream s = i * G + g: one-hots of streams < s (or None), and the one-hots of
+    stream s at the `known` positions (h, w) plus the known plane."""
+    flat = codes.flatten(1, 2)  # (B, n * G, h, w), stream order
+    above = _one_hot(flat[:, :s], m) if s else None
+    kn = known.expand(flat.shape[0], *known.shape[-2:]).unsqueeze(1).float()
+    cur = torch.cat([_one_hot(flat[:, s:s + 1], m) * kn, kn], 1)
+    return above, cur
+
+
+class QStem(nn.Module):
+    """1x1 conv of the context above + 5x5 conv of the stream's own known codes, fake-quantized
+    with one weight step per output channel (they add into one integer accumulator)."""
+
+    def __init__(self, above_ch: int, cur_ch: int, width: int):
+        super().__init__()
+        self.above = nn.Parameter(torch.randn(width, above_ch, 1, 1) * above_ch**-0.5) \
+            if above_ch else None
+        self.cur = nn.Parameter(torch.randn(width, cur_ch, 5, 5) * (25 * cur_ch) ** -0.5)
+        self.bias = nn.Parameter(torch.zeros(width))
+
+    def step(self) -> torch.Tensor:
+        w = self.cur.detach().abs().flatten(1).amax(1)
+        if self.above is not None:
+            w = torch.maximum(w, self.above.detach().abs().flatten(1).amax(1))
+        return w.clamp_min(1e-8) / 127
+
+    def forward(self, above, cur) -> torch.Tensor:
+        s = self.step().view(-1, 1, 1, 1)
+        y = F.conv2d(cur, _round_ste(self.cur / s) * s, self.bias, padding=2)
+        if above is not None:
+            y = y + F.conv2d(above, _round_ste(self.above / s) * s)
+        return y
+
+
+class StreamPrior(nn.Module):
+    """Context network of one (layer, group) stream -> logits (B, m, h, w)."""
+
+    def __init__(self, above_ch: int, m: int, width: int, blocks: int):
+        super().__init__()
+        self.stem = QStem(above_ch, m + 1, width)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList([QConv(width, width, 3, padding=1), QConv(width, width, 3, padding=1)])
+            for _ in range(blocks))
+        self.mix = QConv(width, width, 1)
+        self.head = QConv(width, m, 1)
+
+    def forward(self, above, cur) -> torch.Tensor:
+        a = quant_act(self.stem(above, cur))
+        for c1, c2 in self.blocks:
+            a = quant_act(a + c2(quant_act(c1(a))))
+        logits = self.head(quant_act(self.mix(a)))
+        return _round_ste(logits / LOGIT_SCALE) * LOGIT_SCALE
+
+
+class GroupPrior(nn.Module):
+    """One StreamPrior per (layer, group), trained on codes (B, n, G, h, w)."""
+
+    def __init__(self, m: int, num_layers: int, groups: int, width: int = 32, blocks: int = 1,
+                 phases: int = 2):
+        super().__init__()
+        self.m, self.n, self.g, self.phases = m, num_layers, groups, phases
+        self.nets = nn.ModuleList(StreamPrior(s * m, m, width, blocks)
+                                  for s in range(num_layers * groups))
+
+    def forward(self, codes: torch.Tensor):
+        return self.loss(codes)
+
+    def loss(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+        """Mean bits per index, and bits per index of each layer (mean over its groups)."""
+        b, n, g, h, w = codes.shape
+        pm = phase_map(h, w, self.phases, codes.device)
+        flat = codes.flatten(1, 2)
+        per_layer = [0.0] * n
+        total = codes.new_zeros((), dtype=torch.float32)
+        for s in range(n * g):
+            nll = torch.zeros(b, h, w, device=codes.device)
+            for p in range(self.phases):
+                logits = self.nets[s](*stream_inputs(codes, s, pm < p, self.m))
+                ce = F.cross_entropy(logits, flat[:, s], reduction="none")
+                nll = torch.where(pm == p, ce, nll)
+            bits = nll.mean() / math.log(2)
+            per_layer[s // g] += float(bits.detach()) / g
+            total = total + bits
+        return total / (n * g), per_layer
+
+    def export(self) -> dict[str, torch.Tensor]:
+        """Integer tensors for GroupExactPrior, named for safetensors."""
+        out: dict[str, torch.Tensor] = {}
+        for s, net in enumerate(self.nets):
+            st = net.stem
+            s_w = st.step()
+            out[f"l{s}.stem_c.w"] = (st.cur.detach() / s_w.view(-1, 1, 1, 1)).round().to(torch.int8)
+            if st.above is not None:
+                out[f"l{s}.stem_a.w"] = (st.above.detach() / s_w.view(-1, 1, 1, 1)).round().to(
+                    torch.int8)
+            out[f"l{s}.stem.mult"] = (s_w / ACT_SCALE * (1 << SHIFT)).double().round().long()
+            out[f"l{s}.stem.bias"] = (st.bias.detach().double() / ACT_SCALE * (1 << SHIFT)).round().long()
+            out.update(export_integer_convs(net, f"l{s}."))
+        out["exp_table"] = exp_table()
+        return out
+
+
+class GroupExactPrior(ExactPrior):
+    """The integer form of GroupPrior: the same arithmetic as ExactPrior, streams for layers."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], m: int, num_layers: int, groups: int,
+                 blocks: int, phases: int, device: str | torch.device = "cpu"):
+        super().__init__(tensors, m, num_layers, blocks, phases, device)
+        self.g = groups
+
+    @property
+    def steps(self) -> int:
+        return self.g * self.phases
+
+    def step_map(self, h: int, w: int) -> torch.Tensor:
+        return step_map(self.g, h, w, self.phases)
+
+    def _stem(self, above, cur, s: int) -> torch.Tensor:
+        p = f"l{s}."
+        key = (p + "stem", self.force_f64)
+        if key not in self._plans:
+            bound = int(self.t[p + "stem_c.w"].long().abs().flatten(1).sum(1).max())
+            if above is not None:
+                bound += int(self.t[p + "stem_a.w"].long().abs().flatten(1).sum(1).max())
+            dt = torch.float32 if bound < EXACT_F32 and not self.force_f64 else torch.float64
+            self._plans[key] = (dt, True)  # one-hot inputs: bound * mult stays far below 2**53
+        dt = self._plans[key][0]
+        acc = F.conv2d(cur.to(dt), self.t[p + "stem_c.w"].to(dt), padding=2)
+        if above is not None:
+            acc = acc + F.conv2d(above.to(dt), self.t[p + "stem_a.w"].to(dt))
+        mult = self.t[p + "stem.mult"].view(1, -1, 1, 1).double()
+        bias = (self.t[p + "stem.bias"] + (1 << (SHIFT - 1))).view(1, -1, 1, 1).double()
+        v = acc.double().mul_(mult).add_(bias).mul_(1.0 / (1 << SHIFT)).floor_()
+        return v.clamp_(0, ACT_MAX).float()
+
+    def step_probs(self, codes: torch.Tensor, layer: int, step: int) -> torch.Tensor:
+        """Probabilities (B, N_step, m) of the indices of `step` of `layer` (codes (B, n, G, h, w))."""
+        g, p = divmod(step, self.phases)
+        s = layer * self.g + g
+        h, w = codes.shape[-2:]
+        pm = phase_map(h, w, self.phases, self.device)
+        above, cur = stream_inputs(codes.to(self.device), s, pm < p, self.m)
+        lg = self._trunk(self._stem(above, cur, s), f"l{s}.").permute(0, 2, 3, 1)
+        return self.probs(lg[:, pm == p])
+
+    def fingerprint(self) -> str:
+        """Hash of the integer probabilities of every step on a fixed input."""
+        rng = np.random.default_rng(1234)
+        codes = torch.from_numpy(rng.integers(0, self.m, size=(2, self.n, self.g, 13, 11)))
+        h = hashlib.sha256()
+        for i in range(self.n):
+            for t in range(self.steps):
+                h.update(self.step_probs(codes, i, t).cpu().numpy().astype("<i8").tobytes())
+        return h.hexdigest()
+
+
+def prior_shapes(config: dict) -> dict[str, tuple | None]:
+    """Names and shapes of GroupExactPrior's tensors, from a model config."""
+    m, n, g, p = config["codebook_size"], config["num_layers"], config["groups"], config["prior"]
+    w = p["width"]
+    out: dict[str, tuple | None] = {"exp_table": None}
+    for s in range(n * g):
+        convs = {"stem_c": (w, m + 1, 5, 5), "mix": (w, w, 1, 1), "head": (m, w, 1, 1)}
+        if s:
+            convs["stem_a"] = (w, s * m, 1, 1)
+        for j in range(p["blocks"]):
+            convs[f"b{j}a"] = convs[f"b{j}b"] = (w, w, 3, 3)
+        for name, shape in convs.items():
+            out[f"l{s}.{name}.w"] = shape
+            if not name.startswith("stem"):
+                out[f"l{s}.{name}.mult"] = out[f"l{s}.{name}.bias"] = (shape[0],)
+        out[f"l{s}.stem.mult"] = out[f"l{s}.stem.bias"] = (w,)
+    return out
+

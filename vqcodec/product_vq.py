@@ -1,0 +1,245 @@
+"""Product HR-VQ: G HR-VQ trees over channel groups, with an entropy-constrained codeword choice.
+
+One HR-VQ tree (quantizer.py) gives log2(m) bits per layer per position, and its per-path
+codebooks grow as m^(i-1), so depth is capped at a few layers. Splitting the latent's D channels
+into G groups of d = D / G and giving each group its own tree (product quantization) multiplies
+the bits per position by G while every tree keeps the paper's structure::
+
+    z (B, G*d, h, w) -> per group g:  k_1 = argmin_k cost(xi_0, C_1[g][k])
+                                      k_i = argmin_k cost(xi_{i-1}, C_i[g][path][k])
+    codes (B, n, G, h, w); decoder input: the sum over layers of the words, groups side by side
+
+Entropy-constrained VQ (Chou, Lookabaugh & Gray 1989; NVTC's ECVQ): the choice is
+
+    cost(r, c_k) = |r - c_k|^2 / s_g + lam * bits(k | path)
+
+with bits from a light entropy model learned jointly (one table of logits per codebook: the
+distribution of the word given the path above, i.e. given the codebook) and s_g a running mean
+of the group's latent energy, so lam means the same at training and encode time. lam = 0 is the
+nearest-word search. Training draws lam per sample, so one model serves a range of rates and lam
+is an encode-time rate knob beside the layer count; the decoder never needs lam or the tables.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .quantizer import DEAD_USAGE, USAGE_DECAY
+
+SCALE_DECAY = 0.99
+
+
+class ProductHRVQ(nn.Module):
+    """G HR-VQ trees (m words per codebook, n layers) over channel groups of a (B, D, h, w) latent."""
+
+    def __init__(self, dim: int, groups: int, codebook_size: int, num_layers: int,
+                 beta: float = 0.25, usage_decay: float = USAGE_DECAY,
+                 dead_usage: float = DEAD_USAGE):
+        super().__init__()
+        if dim % groups:
+            raise ValueError(f"latent_dim {dim} is not a multiple of groups {groups}")
+        self.dim, self.g, self.d = dim, groups, dim // groups
+        self.m, self.n, self.beta = codebook_size, num_layers, beta
+        self.usage_decay, self.dead_usage = usage_decay, dead_usage
+        m, g = codebook_size, groups
+        # Layer i: (G, m^i codebooks, m words, d); deeper layers quantize smaller residuals.
+        self.codebooks = nn.ParameterList(
+            nn.Parameter(torch.randn(g, m**i, m, self.d) * (0.5 / 2**i)) for i in range(num_layers))
+        self.rate_logits = nn.ParameterList(
+            nn.Parameter(torch.zeros(g, m**i, m)) for i in range(num_layers))
+        self.register_buffer("scale", torch.ones(g))  # running mean |xi_0|^2 per group vector
+        for i in range(num_layers):
+            self.register_buffer(f"usage_{i}", torch.zeros(g, m**i * m), persistent=False)
+        self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.last_bits: list[float] = []
+
+    def usage(self, i: int) -> torch.Tensor:
+        return getattr(self, f"usage_{i}")
+
+    # -- shapes ---------------------------------------------------------------------------------
+    def _flatten(self, z: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """(B, G*d, h, w) -> (B*h*w, G, d)."""
+        b, _, h, w = z.shape
+        return z.permute(0, 2, 3, 1).reshape(-1, self.g, self.d), (b, h, w)
+
+    def _unflatten(self, v: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+        b, h, w = shape
+        return v.reshape(b, h, w, self.dim).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def _codes(ks: list[torch.Tensor], shape: tuple[int, int, int]) -> torch.Tensor:
+        b, h, w = shape  # list of (N, G) -> (B, n, G, h, w)
+        return torch.stack(ks, 1).reshape(b, h, w, len(ks), -1).permute(0, 3, 4, 1, 2)
+
+    # -- choice -----------------------------------------------------------------------------------
+    def _choose(self, r: torch.Tensor, path: torch.Tensor, i: int, lam) -> tuple[torch.Tensor, ...]:
+        """Word index (N, G) by distortion (+ lam * bits), and the (N, G, m, d) words looked at."""
+        gi = torch.arange(self.g, device=r.device)
+        words = self.codebooks[i][gi, path]  # (N, G, m, d): each vector's own codebook
+        cost = (r.unsqueeze(2) - words).pow(2).sum(-1) / self.scale.view(1, -1, 1)
+        if lam is not None and (not isinstance(lam, float) or lam > 0):
+            bits = -F.log_softmax(self.rate_logits[i][gi, path], -1) / math.log(2)
+            lam_t = lam.view(-1, 1, 1) if torch.is_tensor(lam) else lam
+            cost = cost + lam_t * bits
+        return cost.argmin(-1), words
+
+    @torch.no_grad()
+    def search(self, z: torch.Tensor, num_layers: int | None = None,
+               lam: float | torch.Tensor = 0.0) -> torch.Tensor:
+        """Indices (B, n, G, h, w), layer by layer, under distortion + lam * bits."""
+        n = self.n if num_layers is None else num_layers
+        r, shape = self._flatten(z)
+        lam = self._per_vector(lam, shape)
+        path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
+        ks = []
+        for i in range(n):
+            k, words = self._choose(r, path, i, lam)
+            r = r - words.gather(2, k[..., None, None].expand(-1, -1, 1, self.d)).squeeze(2)
+            path = path * self.m + k
+            ks.append(k)
+        return self._codes(ks, shape)
+
+    @staticmethod
+    def _per_vector(lam, shape: tuple[int, int, int]):
+        """A per-sample lam (B,) becomes one per latent vector (B*h*w,)."""
+        if torch.is_tensor(lam) and lam.ndim == 1:
+            b, h, w = shape
+            return lam.repeat_interleave(h * w)
+        return float(lam) if not torch.is_tensor(lam) else lam
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """Per-layer words (B, k, D, h, w) for indices (B, k, G, h, w), k <= n."""
+        b, k, g, h, w = codes.shape
+        flat = codes.permute(0, 3, 4, 1, 2).reshape(-1, k, g).long()  # (N, k, G)
+        gi = torch.arange(g, device=codes.device)
+        path = torch.zeros(flat.shape[0], g, dtype=torch.long, device=codes.device)
+        out = []
+        for i in range(k):
+            out.append(self.codebooks[i][gi, path, flat[:, i]])  # (N, G, d)
+            path = path * self.m + flat[:, i]
+        e = torch.stack(out, 1).reshape(b, h, w, k, self.dim)
+        return e.permute(0, 3, 4, 1, 2)
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The decoder's input: the sum of the stored layers' words, (B, D, h, w)."""
+        b, _, _, h, w = codes.shape
+        if codes.shape[1] == 0:
+            return self.codebooks[0].new_zeros(b, self.dim, h, w)
+        return self.lookup(codes).sum(1)
+
+    @torch.no_grad()
+    def light_bits(self, codes: torch.Tensor) -> torch.Tensor:
+        """Bits (B,) of codes (B, k, G, h, w) under the light entropy model (tables per codebook)."""
+        b, k, g, h, w = codes.shape
+        flat = codes.permute(0, 3, 4, 1, 2).reshape(b, -1, k, g).long()  # (B, h*w, k, G)
+        gi = torch.arange(g, device=codes.device)
+        path = torch.zeros(b, h * w, g, dtype=torch.long, device=codes.device)
+        total = torch.zeros(b, device=codes.device)
+        for i in range(k):
+            logp = F.log_softmax(self.rate_logits[i][gi, path], -1)  # (B, hw, G, m)
+            total -= logp.gather(-1, flat[:, :, i, :, None]).sum((1, 2, 3)) / math.log(2)
+            path = path * self.m + flat[:, :, i]
+        return total
+
+    # -- training -------------------------------------------------------------------------------
+    def forward(self, z: torch.Tensor, keep: torch.Tensor | None = None,
+                lam: torch.Tensor | None = None):
+        """Quantize for training: (z_q with a straight-through gradient, loss, codes).
+
+        The loss holds the paper's VQ and commitment terms per layer, the commitment of the sum
+        and the light entropy model's cross-entropy (bits) on the words chosen; `lam` (B,) is each
+        sample's rate weight, `keep` (B,) how many layers its decoder sees."""
+        r, shape = self._flatten(z)
+        if self.training:
+            with torch.no_grad():
+                e0 = r.detach().pow(2).sum(-1).mean(0)  # (G,)
+                self.scale.mul_(SCALE_DECAY).add_(e0, alpha=1 - SCALE_DECAY)
+        lam_v = None if lam is None else self._per_vector(lam.to(z.device), shape)
+        mask_keep = None if keep is None else self._per_vector(keep.to(z.device).float(), shape)
+        gi = torch.arange(self.g, device=z.device)
+        path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
+        e_sum, loss, ks, bits_log = torch.zeros_like(r), z.new_zeros(()), [], []
+        for i in range(self.n):
+            with torch.no_grad():
+                k, _ = self._choose(r.detach(), path, i, lam_v)
+            e = self.codebooks[i][gi, path, k]  # (N, G, d), differentiable w.r.t. the codebook
+            loss = loss + self.beta * (r - e.detach()).pow(2).mean() + (e - r.detach()).pow(2).mean()
+            logits = self.rate_logits[i][gi, path]  # (N, G, m)
+            ce = F.cross_entropy(logits.reshape(-1, self.m), k.reshape(-1)) / math.log(2)
+            loss = loss + ce
+            bits_log.append(float(ce.detach()))
+            if self.training:
+                self._track(i, path * self.m + k, r.detach(), path)
+            mask = 1.0 if mask_keep is None else (mask_keep > i).float().view(-1, 1, 1)
+            e_sum = e_sum + e * mask
+            r = r - e.detach()
+            path = path * self.m + k
+            ks.append(k)
+        self.last_bits = bits_log
+        z_flat = self._flatten(z)[0]
+        loss = loss + self.beta * (z_flat - e_sum.detach()).pow(2).mean()
+        z_q = z_flat + (e_sum - z_flat).detach()
+        return self._unflatten(z_q, shape), loss, self._codes(ks, shape)
+
+    @torch.no_grad()
+    def _track(self, i: int, leaf: torch.Tensor, residual: torch.Tensor, path: torch.Tensor) -> None:
+        u = self.usage(i)
+        counts = torch.zeros_like(u).scatter_add_(1, leaf.t(), torch.ones_like(leaf.t(), dtype=u.dtype))
+        u.mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
+        self._last[i] = (residual, path)
+
+    @torch.no_grad()
+    def mark_used(self) -> None:
+        """Count every word as used (usage is not stored with the weights; see HRVQ.mark_used)."""
+        for i in range(self.n):
+            self.usage(i).fill_(1.0)
+
+    @torch.no_grad()
+    def revive_dead(self, threshold: float | None = None) -> list[int]:
+        """Restart dead words on residuals routed to their codebook in the last batch."""
+        threshold = self.dead_usage if threshold is None else threshold
+        revived = []
+        for i in range(self.n):
+            if i not in self._last:
+                revived.append(0)
+                continue
+            residual, path = self._last[i]  # (N, G, d), (N, G)
+            cb = self.codebooks[i].data.view(-1, self.m, self.d)  # (G * books, m, d)
+            books = self.m**i
+            book = (torch.arange(self.g, device=path.device) * books + path).reshape(-1)
+            res = residual.reshape(-1, self.d)
+            dead = self.usage(i).view(-1, self.m) < threshold
+            perm = torch.randperm(len(book), device=book.device)
+            pick = torch.full((cb.shape[0],), -1, dtype=torch.long, device=book.device)
+            pick.scatter_(0, book[perm], perm)
+            todo = dead & (pick >= 0).unsqueeze(1)
+            bi, wi = todo.nonzero(as_tuple=True)
+            if len(bi):
+                src = res[pick[bi]]
+                cb[bi, wi] = src + torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
+                self.usage(i).view(-1, self.m)[bi, wi] = 1.0
+                self.rate_logits[i].data.view(-1, self.m)[bi, wi] = 0.0
+            revived.append(len(bi))
+        return revived
+
+    @torch.no_grad()
+    def stats(self) -> list[dict]:
+        """Per layer: mean over groups of the leaves' perplexity, and dead words in all groups."""
+        out = []
+        for i in range(self.n):
+            u = self.usage(i)
+            p = u / u.sum(1, keepdim=True).clamp_min(1e-9)
+            ppl = (-(p * p.clamp_min(1e-12).log()).sum(1)).exp().mean()
+            out.append({"perplexity": float(ppl), "dead": int((u < self.dead_usage).sum()),
+                        "codewords": u.numel()})
+        return out
+
+    def search_cost(self) -> tuple[int, int]:
+        return self.n * self.m, self.m**self.n
+
+    def bits_per_index(self) -> float:
+        return math.log2(self.m)
