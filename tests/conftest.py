@@ -75,6 +75,15 @@ def other_model(image_folder, tmp_path_factory) -> Path:
     return _train_tiny(image_folder, tmp_path_factory.mktemp("models") / "tiny-b", seed=1)
 
 
+@pytest.fixture(scope="session")
+def lowres_model(image_folder, tmp_path_factory) -> Path:
+    """A toy model of photo-v4's shape (low-resolution transform, product HR-VQ, lam knob)."""
+    from vqcodec.train import train
+
+    return train(image_folder, tmp_path_factory.mktemp("models") / "tiny-lr", preset="tiny-lowres",
+                 device="cpu", seed=0, echo=lambda s: None)
+
+
 @pytest.fixture
 def photo(tmp_path) -> Path:
     p = tmp_path / "photo.png"

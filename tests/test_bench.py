@@ -35,3 +35,18 @@ def test_bench_images_end_to_end(tiny_model, tmp_path):
     for s in res["layers"][str(tiny_model)]:
         assert s["log2_m"] == 2
         assert s["cross_entropy_bits_per_index"] <= s["bits_per_index_written"] + 0.05
+
+
+def test_frontier_drops_dominated_settings():
+    from vqcodec.bench import _frontier
+
+    pts = [(0.5, 30.0), (0.4, 31.0), (0.8, 33.0), (0.9, 32.5), (0.2, 25.0)]
+    assert _frontier(pts) == [(0.2, 25.0), (0.4, 31.0), (0.8, 33.0)]
+
+
+def test_bench_sweeps_lambda_of_a_product_model(lowres_model, tmp_path):
+    Image.fromarray(synthetic_image(40, 56, 100)).save(tmp_path / "t0.png")
+    res = bench_images(tmp_path, [str(lowres_model)], (), log=lambda s: None,
+                       lambdas=(0.0, 1.0))
+    settings = sorted(p["setting"] for p in res["points"])
+    assert settings == ["1", "1/lam1", "2", "2/lam1"]

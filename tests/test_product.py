@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import torch
 
 from tests.conftest import synthetic_image
@@ -106,14 +105,6 @@ def test_exact_prior_is_batch_invariant():
     codes = torch.randint(0, 4, (3, 2, 3, 9, 5))
     full = ex.step_probs(codes, 1, 4)
     assert all(torch.equal(full[b:b + 1], ex.step_probs(codes[b:b + 1], 1, 4)) for b in range(3))
-
-
-@pytest.fixture(scope="module")
-def lowres_model(image_folder, tmp_path_factory):
-    from vqcodec.train import train
-
-    return train(image_folder, tmp_path_factory.mktemp("models") / "tiny-lr", preset="tiny-lowres",
-                 device="cpu", seed=0, echo=lambda s: None)
 
 
 def test_lowres_model_round_trip_and_truncation(lowres_model):

@@ -76,14 +76,79 @@ def bd_rate(r1: list[float], d1: list[float], r2: list[float], d2: list[float]) 
     return float((math.exp(integral(r2, d2) - integral(r1, d1)) - 1) * 100)
 
 
+def _frontier(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats on both rate and quality (sorted by rate): a model with
+    two knobs (layers, lam) has dominated settings, which a BD fit must not see."""
+    out: list[tuple[float, float]] = []
+    for r, d in sorted(pts):
+        if not out or d > out[-1][1]:
+            out.append((r, d))
+    return out
+
+
 def _curve(rows: list[dict], codec: str, metric: str) -> tuple[list[float], list[float]]:
-    pts = sorted((r["bpp"], r[metric]) for r in rows if r["codec"] == codec and r[metric] is not None)
+    pts = _frontier([(r["bpp"], r[metric]) for r in rows
+                     if r["codec"] == codec and r[metric] is not None])
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+# Encode-time rate weights of an entropy-constrained model (product HR-VQ) swept by the bench,
+# each with every layer count; models without the knob are swept over layers only.
+BENCH_LAMBDAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _bench_model(name: str, images: dict, device: str, log: Callable[[str], None],
+                 lambdas: tuple[float, ...] | None = None) -> tuple[list[dict], list[dict]]:
+    """Per-image rows of one model at every (lam, layers) setting, and its per-layer index
+    statistics (bits written vs the prior's cross-entropy, at lam = 0)."""
+    lm = load_model(name, device)
+    n, m = lm.codec.num_layers, lm.codec.m
+    lams = (lambdas or BENCH_LAMBDAS) if lm.codec.groups else (0.0,)
+    acc = {k: {"bits": 0.0, "ce": 0.0, "idx": 0} for k in range(n)}
+    rows: list[dict] = []
+    for fname, img in images.items():
+        for lam in lams:
+            t = time.perf_counter()
+            data = api.compress(img, lm, rdo=lam) if lm.codec.groups else api.compress(img, lm)
+            t_enc = time.perf_counter() - t
+            f = container.unpack(data)
+            if lam == 0:
+                _layer_stats(acc, img, lm, f)
+            for k in range(1, n + 1):
+                blob = container.pack(container.truncate(f, k))
+                t = time.perf_counter()
+                out = api.decompress(blob, lm)
+                t_dec = time.perf_counter() - t
+                setting = f"{k}" if lam == 0 else f"{k}/lam{lam:g}"
+                rows.append({"codec": f"{name}@{setting}", "image": fname,
+                             "bpp": 8 * len(blob) / (img.shape[0] * img.shape[1]),
+                             "psnr": psnr(img, out), "ms_ssim": ms_ssim(img, out),
+                             "enc_s": t_enc, "dec_s": t_dec})
+        log(f"{name} {fname}: " + ", ".join(
+            f"{r['bpp']:.3f} bpp {r['psnr']:.2f} dB" for r in rows[-n * len(lams):]))
+    stats = [{"layer": i + 1, "bits_per_index_written": a["bits"] / a["idx"],
+              "cross_entropy_bits_per_index": a["ce"] / a["idx"],
+              "log2_m": math.log2(m)} for i, a in acc.items()]
+    return rows, stats
+
+
+def _layer_stats(acc: dict, img: np.ndarray, lm, f: container.VQCFile) -> None:
+    """Add one image's stream bits and the prior's cross-entropy per layer to acc."""
+    codes = api._with_groups(api.encode_codes(img, lm))
+    ex = lm.codec.exact
+    sm = ex.step_map(*codes.shape[-2:])
+    for i in range(lm.codec.num_layers):
+        acc[i]["bits"] += 8 * len(f.segments[0].streams[i])
+        acc[i]["idx"] += codes[0, i].numel()
+        acc[i]["ce"] += sum(cross_entropy_bits(codes[0, i][sm == t].numpy(),
+                                               ex.step_probs(codes, i, t)[0])
+                            for t in range(ex.steps))
 
 
 def bench_images(folder: Path, models: list[str] | None = None, classical_codecs=("jpeg", "webp"),
                  limit: int | None = None, max_bpp: float = 1.5, device: str = "cpu",
-                 log: Callable[[str], None] = print) -> dict:
+                 log: Callable[[str], None] = print,
+                 lambdas: tuple[float, ...] | None = None) -> dict:
     files = sorted(p for p in Path(folder).iterdir() if media.modality_of(p) == "image")[:limit]
     if not files:
         raise ValueError(f"no images in {folder}")
@@ -93,37 +158,8 @@ def bench_images(folder: Path, models: list[str] | None = None, classical_codecs
     per_image: list[dict] = []
     layer_stats: dict[str, list[dict]] = {}
     for name in names:
-        lm = load_model(name, device)
-        n, m = lm.codec.num_layers, lm.codec.m
-        acc = {k: {"bits": 0.0, "ce": 0.0, "idx": 0} for k in range(n)}
-        for fname, img in images.items():
-            t = time.perf_counter()
-            data = api.compress(img, lm)
-            t_enc = time.perf_counter() - t
-            f = container.unpack(data)
-            codes = api._with_groups(api.encode_codes(img, lm))
-            ex = lm.codec.exact
-            sm = ex.step_map(*codes.shape[-2:])
-            for i in range(n):
-                acc[i]["bits"] += 8 * len(f.segments[0].streams[i])
-                acc[i]["idx"] += codes[0, i].numel()
-                acc[i]["ce"] += sum(cross_entropy_bits(codes[0, i][sm == t].numpy(),
-                                                       ex.step_probs(codes, i, t)[0])
-                                    for t in range(ex.steps))
-            for k in range(1, n + 1):
-                blob = container.pack(container.truncate(f, k))
-                t = time.perf_counter()
-                out = api.decompress(blob, lm)
-                t_dec = time.perf_counter() - t
-                per_image.append({"codec": f"{name}@{k}", "image": fname,
-                                  "bpp": 8 * len(blob) / (img.shape[0] * img.shape[1]),
-                                  "psnr": psnr(img, out), "ms_ssim": ms_ssim(img, out),
-                                  "enc_s": t_enc, "dec_s": t_dec})
-            log(f"{name} {fname}: " + ", ".join(
-                f"{r['bpp']:.3f} bpp {r['psnr']:.2f} dB" for r in per_image[-n:]))
-        layer_stats[name] = [{"layer": i + 1, "bits_per_index_written": a["bits"] / a["idx"],
-                              "cross_entropy_bits_per_index": a["ce"] / a["idx"],
-                              "log2_m": math.log2(m)} for i, a in acc.items()]
+        rows, layer_stats[name] = _bench_model(name, images, device, log, lambdas)
+        per_image += rows
     for codec in classical_codecs:
         for q in QUALITIES[codec]:
             for fname, img in images.items():
