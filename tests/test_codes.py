@@ -110,3 +110,13 @@ def test_dataset_finds_the_shipped_model_each_file_names(tmp_path):
     (tmp_path / "g.vqc").write_bytes((EXAMPLES.parent / "tests/data/golden-photo-v3.vqc").read_bytes())
     ds = VQCDataset(tmp_path)
     assert ds[0].shape == (4, 16, 16) and VQCDataset(tmp_path, output="image")[0].shape == (64, 64, 3)
+
+
+def test_codes_keep_a_group_axis(lowres_model):
+    lm = load_model(lowres_model)
+    img = synthetic_image(48, 64, 2)
+    a = codes.encode_codes(img, lm)
+    b = codes.encode_codes(api.compress(img, lm), lm)
+    assert a.segments[0].ndim == 4 and a.segments[0].shape[:2] == (lm.codec.num_layers,
+                                                                    lm.codec.groups)
+    assert np.array_equal(a.segments[0], b.segments[0])

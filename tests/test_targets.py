@@ -186,3 +186,20 @@ def test_truncate_bad_input(small_photo, tmp_path):
     fails_cleanly(invoke("truncate", small_photo, "-o", out, "--layers", "1"), "not a .vqc")
     fails_cleanly(invoke("truncate", full, "-o", full, "--layers", "1", "--force"), "input")
     assert not out.exists()
+
+
+def test_lambda_is_a_knob_of_entropy_constrained_models(lowres_model):
+    lm = load_model(lowres_model)
+    img = media.load_image(EXAMPLES / "photo.png")[:64, :96]
+    cands = targets.image_candidates(img, lm)
+    lams = sorted({c.setting["rdo"] for c in cands})
+    assert lams == sorted(targets.LAMBDAS) and len(cands) == len(lams) * lm.codec.num_layers
+    for c in cands:  # each cut is what compress gives with that layer count and lam
+        if c.setting["layers"] < lm.codec.num_layers:
+            assert c.data == api.compress(img, lm, c.setting["layers"], rdo=c.setting["rdo"])
+    limit = sorted(c.rate() for c in cands)[len(cands) // 2]
+    data, note = targets.compress_to_target(img, lm, Target("bpp", limit))
+    fits = [c for c in cands if c.rate() <= limit]
+    best = max(targets.psnr(img, api.decompress(c.data, lm)) for c in fits)
+    assert note is None and data in [c.data for c in fits]
+    assert targets.psnr(img, api.decompress(data, lm)) == best

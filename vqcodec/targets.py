@@ -7,15 +7,17 @@
        [Candidate(setting={"layers": 1}, data), ..., Candidate({"layers": n}, data)]
        --choose(target)--> the best one that satisfies the target (or the closest, + a warning)
 
-Today the only knob is the layer count, and it costs one encode: HR-VQ is progressive, so the
-file of the first k layers is the full file cut down by ``container.truncate`` (byte-identical
-to ``compress(layers=k)``). A new knob (an encoder lambda, the models of one family) adds its
-settings to ``candidates()``; ``choose()`` only sees bytes and, for ``psnr``, a quality, so the
-targets keep working whatever makes the candidates.
+The layer count costs one encode: HR-VQ is progressive, so the file of the first k layers is
+the full file cut down by ``container.truncate`` (byte-identical to ``compress(layers=k)``).
+A model whose quantizer has an entropy-constrained choice (a product HR-VQ) also has the
+encoder's lam: one encode per lam in ``knob_settings()``, each cut into every layer count. A new
+knob (the models of one family) adds its settings there; ``choose()`` only sees bytes and a
+quality (PSNR, measured by decoding, for ``psnr`` and when the knobs are more than the layer
+count), so the targets keep working whatever makes the candidates.
 
 What wins: one target at a time (``Target.from_options`` refuses a mix). Rate targets (bpp,
-kbps, size) give the candidate with the most bytes under the limit (the most layers: quality
-grows with them); ``psnr`` gives the smallest candidate that reaches it. An unreachable target
+kbps, size) give the best candidate under the limit (with layers alone, the most layers);
+``psnr`` gives the smallest candidate that reaches it. An unreachable target
 gives the lowest-rate (or best-quality) candidate and a TargetWarning, or a TargetError with
 ``strict``.
 """
@@ -147,6 +149,42 @@ def candidates(data: bytes) -> list[Candidate]:
             for k in range(1, f.num_layers + 1)]
 
 
+# Encode-time rate weights tried on a model whose quantizer has an entropy-constrained choice
+# (a product HR-VQ, e.g. photo-v4's); its config's "target_lambdas" overrides them.
+LAMBDAS = (0.0, 0.03, 0.1, 0.3, 1.0)
+
+
+def knob_settings(model: LoadedModel) -> list[dict]:
+    """The encoder settings worth a separate encode, each then cut into every layer count: the
+    lam of an entropy-constrained quantizer when the model has one, else only the default."""
+    if getattr(model.codec, "groups", 0):
+        return [{"rdo": float(lam)} for lam in model.codec.config.get("target_lambdas", LAMBDAS)]
+    return [{}]
+
+
+def image_candidates(img: np.ndarray, model: LoadedModel) -> list[Candidate]:
+    """Every (knob setting, layer count) of an image: one encode per setting, then cuts."""
+    out = []
+    for s in knob_settings(model):
+        data = api.compress(img, model, rdo=s.get("rdo"))
+        out += [Candidate(dict(c.setting, **s), c.data) for c in candidates(data)]
+    return out
+
+
+def _best_fit(fits: list[Candidate], quality: Callable[[Candidate], float] | None) -> Candidate:
+    """The best of the candidates under a rate limit (fits, by size). With one knob (layers) the
+    largest is the best; with more, the largest of each other setting is decoded and compared."""
+    others = {tuple(sorted((k, v) for k, v in c.setting.items() if k != "layers")) for c in fits}
+    if quality is None or len(others) < 2:
+        return fits[-1]
+    tops = {}
+    for c in fits:  # by size, so the last of each setting has the most layers
+        tops[tuple(sorted((k, v) for k, v in c.setting.items() if k != "layers"))] = c
+    for c in tops.values():
+        c.quality = quality(c)
+    return max(tops.values(), key=lambda c: (c.quality, -c.nbytes))
+
+
 def _unit(kind: str) -> str:
     return {"bpp": "bpp", "kbps": "kbps", "max_size": "bytes", "psnr": "dB", "layers": "layers"}[kind]
 
@@ -155,7 +193,8 @@ def choose(cands: list[Candidate], target: Target,
            quality: Callable[[Candidate], float] | None = None,
            strict: bool = False) -> tuple[Candidate, str | None]:
     """The candidate that best meets target, and a warning when none meets it (see the module
-    docstring). quality(c) is called, smallest first, only for psnr targets."""
+    docstring). quality(c) (PSNR) is called, smallest first, for psnr targets, and for rate
+    targets only when candidates differ in more than the layer count."""
     by_size = sorted(cands, key=lambda c: c.nbytes)
     note = None
     if target.kind == "layers":
@@ -178,7 +217,7 @@ def choose(cands: list[Candidate], target: Target,
         measure = (lambda c: c.nbytes) if target.kind == "max_size" else (lambda c: c.rate())
         fits = [c for c in by_size if measure(c) <= target.value]
         if fits:
-            return fits[-1], None
+            return _best_fit(fits, quality), None
         best = by_size[0]
         got = measure(best)
         want = f"{target.value:g}" + (" bytes" if target.kind == "max_size" else "")
@@ -206,7 +245,7 @@ def compress_to_target(img: np.ndarray, model: LoadedModel, target: Target | Non
     if target is None or target.kind == "layers":
         return api.compress(img, model, None if target is None else int(target.value)), None
     target.check("image")
-    cands = candidates(api.compress(img, model))
+    cands = image_candidates(img, model)
 
     def quality(c: Candidate) -> float:
         return psnr(api._check_image(img), api.decompress(c.data, model))
