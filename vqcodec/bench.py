@@ -1,6 +1,6 @@
 """Rate-distortion benchmark: vqcodec models (every layer count) against Pillow's JPEG/WebP/AVIF.
 
-    vqcodec bench images ../shared/data/kodak --json runs/bench.json --plot runs/bench.png
+    vqcodec bench images ../shared/data/kodak --out-json runs/bench.json --plot runs/bench.png
 
 Rates are measured from real file bytes. For vqcodec a file of k layers is the all-layer file
 truncated to k layers (what `--layers k` writes: the streams are independent). Also reported per
