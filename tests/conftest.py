@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny model trained in seconds on synthetic images, and sample images."""
+"""Shared fixtures: tiny image and audio models trained in seconds on synthetic data, and
+sample inputs."""
 
 import os
 from pathlib import Path
@@ -6,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PIL import Image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -89,3 +91,35 @@ def photo(tmp_path) -> Path:
     p = tmp_path / "photo.png"
     Image.fromarray(synthetic_image(70, 90, 3)).save(p)  # like the training images, other size
     return p
+
+
+def speechlike(seconds: float, rate: int, seed: int, channels: int = 1) -> np.ndarray:
+    """Voiced harmonics with a gliding pitch, syllable-rate envelope and a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    out = []
+    for _ in range(channels):
+        f0 = rng.uniform(100, 220) * (1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 2) * t))
+        phase = 2 * np.pi * np.cumsum(f0) / rate
+        v = sum(np.sin(h * phase) / h for h in range(1, 12) if h * f0.max() < rate / 2)
+        env = np.clip(np.sin(2 * np.pi * rng.uniform(3, 5) * t + rng.uniform(0, 6)), 0, None)
+        out.append(0.15 * env * v + 0.005 * rng.standard_normal(len(t)))
+    return np.stack(out, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def audio_folder(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("train_audio")
+    for i in range(6):
+        sf.write(d / f"clip{i}.wav", speechlike(1.5, 8000, i), 8000)
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_audio(audio_folder, tmp_path_factory):
+    from vqcodec.models import load_model
+    from vqcodec.train import train
+
+    out = train(audio_folder, tmp_path_factory.mktemp("models") / "tiny-audio", device="cpu",
+                preset="tiny-audio", echo=lambda s: None)
+    return load_model(out)

@@ -34,6 +34,10 @@ _WRITE = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG"
 BLOCK = 1 << 16  # input frames per soundfile read: bounds memory for any length
 MAX_CHANNELS = 64  # the container's limit
 MAX_RATE = 768000
+MIN_RATE = 1000  # below any real recording; a 1-Hz header would mean 16000x upsampling
+# Frames a file may hold fewer of than its header declares (end-of-file rounding in some
+# encoders) before it counts as truncated or crafted: the rest would be coded as silence.
+_SHORT_SLACK = 4096
 # What each output format can hold, checked before a file is opened. FLAC: 1-8 channels, at most
 # 655350 Hz; WAV: a 32-bit RIFF size; Vorbis: libvorbis crashes the process (SIGSEGV, measured
 # with libsndfile 1.2) above 200 kHz, so such rates are refused here.
@@ -123,13 +127,14 @@ class AudioReader:
         except Exception as e:  # LibsndfileError, TypeError from odd headers, ...
             raise MediaError(f"not a readable audio file: {self.path} ({_one_line(e)})") from None
         self.rate, self.channels, self.frames = self._f.samplerate, self._f.channels, self._f.frames
+        self.read = 0  # frames read so far (blocks())
         problem = None
         if self.frames <= 0:
             problem = f"empty audio file (no samples): {self.path}"
         elif not 1 <= self.channels <= MAX_CHANNELS:
             problem = f"{self.path} has {self.channels} channels (at most {MAX_CHANNELS})"
-        elif not 1 <= self.rate <= MAX_RATE:
-            problem = f"{self.path} has sample rate {self.rate} (at most {MAX_RATE})"
+        elif not MIN_RATE <= self.rate <= MAX_RATE:
+            problem = f"{self.path} has sample rate {self.rate} ({MIN_RATE}..{MAX_RATE} Hz)"
         if problem:
             self._f.close()
             raise MediaError(problem)
@@ -143,7 +148,7 @@ class AudioReader:
     def blocks(self) -> Iterator[np.ndarray]:
         """(n, C) float32 blocks at the file's own rate, until the end of the file; NaN and
         infinite samples are replaced, with one MediaWarning at the end."""
-        bad = 0
+        bad = self.read = 0
         while True:
             try:
                 b = self._f.read(BLOCK, dtype="float32", always_2d=True)
@@ -154,6 +159,7 @@ class AudioReader:
                 return
             b, n = _finite(b)
             bad += n
+            self.read += len(b)
             yield b
 
     def chunks(self, rate: int, chunk: int) -> Iterator[np.ndarray]:
@@ -172,6 +178,9 @@ class AudioReader:
                 buf, have = [arr[chunk:]], have - chunk
                 done += chunk
                 yield np.ascontiguousarray(arr[:chunk].T)
+        if self.read + _SHORT_SLACK < self.frames:  # before coding its "rest" as silence
+            raise MediaError(f"{self.path} holds {self.read:,} frames of the {self.frames:,} its "
+                             "header declares (truncated or crafted)")
         if rs is not None:
             buf.append(rs.resample_chunk(np.zeros((0, self.channels), np.float32), last=True))
         rest = np.concatenate(buf) if buf else np.zeros((0, self.channels), np.float32)

@@ -4,6 +4,14 @@ Generic on purpose (no torch here): the caller passes a ``process`` function tha
 of items. Outputs are written atomically by that function, so an existing output is either
 complete or was damaged by something else; ``is_complete`` checks it either way, which is
 what makes a rerun resume instead of redo.
+
+Each output records its input's modification time as its own (``os.utime`` once it is written,
+as ``cp -p`` and ``rsync -t`` do; the time taken before coding began). A rerun keeps an output
+only if it is complete *and* its time still equals its input's, so an input changed (or
+replaced, by an older or newer file) since it was coded is coded again and counted as
+"re-coded". No manifest: every shard and machine sees the same outputs, and nothing else can go
+stale. (Outputs written before this rule have a later time than their input: they are re-coded
+once.)
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class Item:
     src: Path  # absolute input path
     dst: Path  # absolute output path
     size: int  # input bytes
+    mtime_ns: int | None = None  # input's modification time when planned; given to the output
+    recode: bool = False  # a complete output existed but its input has changed since
 
 
 @dataclass
@@ -57,6 +67,7 @@ class FileResult:
     bytes_out: int
     seconds: float
     error: str | None = None
+    recoded: bool = False  # done again because the input changed since its output was made
 
 
 @dataclass
@@ -71,6 +82,7 @@ class Summary:
     seconds: float
     failures: list[tuple[str, str]] = field(default_factory=list)
     shard: tuple[int, int] = (0, 1)
+    recoded: int = 0  # of `done`: outputs redone because their input changed
 
     def ratio(self) -> float:
         return self.bytes_in / self.bytes_out if self.bytes_out else 0.0
@@ -211,6 +223,21 @@ def is_complete(dst: Path, compressing: bool) -> bool:
     return True
 
 
+def is_fresh(src: Path, dst: Path) -> bool:
+    """True if dst carries src's modification time (written for this very input, module doc)."""
+    try:
+        return Path(dst).stat().st_mtime_ns == Path(src).stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def mark_fresh(it: Item) -> None:
+    """Give it.dst the input's modification time recorded when it was planned."""
+    if it.mtime_ns is not None:
+        with contextlib.suppress(OSError):
+            os.utime(it.dst, ns=(time.time_ns(), it.mtime_ns))
+
+
 def clean_stale_temps(items: list[Item]) -> int:
     """Delete temp files left (by kill -9) beside these items' outputs; returns the count.
 
@@ -251,23 +278,27 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
     results: list[FileResult] = []
     for rel in shard(rels, index, count):
         try:
-            size = (src_root / rel).stat().st_size
+            st = (src_root / rel).stat()
+            size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
-            size = 0  # e.g. a broken symlink; process() will report the real error
+            size, mtime = 0, None  # e.g. a broken symlink; process() will report the real error
         out = outs[rel]
         if owner[out] != rel:
             results.append(FileResult(rel.as_posix(), "failed", size, 0, 0.0,
                                       f"output {out.as_posix()} is also the output of "
                                       f"{owner[out].as_posix()}; rename one of them"))
             continue
-        items.append(Item(rel, src_root / rel, dst_root / out, size))
+        items.append(Item(rel, src_root / rel, dst_root / out, size, mtime))
     clean_stale_temps(items)
     todo: list[Item] = []
     for it in items:
         if not force and is_complete(it.dst, compressing):
-            results.append(FileResult(it.rel.as_posix(), "skipped", it.size, it.dst.stat().st_size, 0.0))
-        else:
-            todo.append(it)
+            if is_fresh(it.src, it.dst):
+                results.append(FileResult(it.rel.as_posix(), "skipped", it.size,
+                                          it.dst.stat().st_size, 0.0))
+                continue
+            it.recode = True
+        todo.append(it)
     return todo, results, ignored
 
 
@@ -303,7 +334,10 @@ def run(items: list[Item], process: Callable[[list[Item]], list[tuple[int, str |
 
     def record(it: Item, out: int, err: str | None, seconds: float) -> None:
         r = FileResult(it.rel.as_posix(), "failed" if err is not None else "done", it.size,
-                       0 if err is not None else int(out), seconds, err)
+                       0 if err is not None else int(out), seconds, err,
+                       recoded=it.recode and err is None)
+        if err is None:
+            mark_fresh(it)
         results.append(r)
         if progress is not None:
             progress(r)
@@ -339,6 +373,7 @@ def summarize(results: list[FileResult], ignored: int, seconds: float,
         failed=len(failed), ignored=ignored, bytes_in=sum(r.bytes_in for r in done),
         bytes_out=sum(r.bytes_out for r in done), seconds=seconds,
         failures=[(r.rel, r.error or "failed") for r in failed], shard=(shard[0], shard[1]),
+        recoded=sum(r.recoded for r in done),
     )
 
 
@@ -349,7 +384,8 @@ def render(summary: Summary, console: Console) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in (
-        ("files", s.files), ("done", s.done), ("skipped", s.skipped), ("ignored", s.ignored),
+        ("files", s.files), ("done", s.done), ("re-coded (input changed)", s.recoded),
+        ("skipped", s.skipped), ("ignored", s.ignored),
         ("failed", s.failed), ("bytes in", f"{s.bytes_in:,}"), ("bytes out", f"{s.bytes_out:,}"),
         ("ratio", f"{s.ratio():.2f}"), ("seconds", f"{s.seconds:.1f}"),
         ("files/s", f"{s.files_per_second():.2f}"),
