@@ -44,4 +44,5 @@ def test_models_lists_what_to_pick_and_all_the_rest():
     assert not listed & {"photo", "photo-small", "photo-v2"}
     everything = model_cards(include_all=True)
     assert {m["name"] for m in everything} == set(SHIPPED)
-    assert all(m["summary"] and m["rates"] for m in everything)
+    no_card = [m["name"] for m in everything if not (m["summary"] and m["rates"])]
+    assert not no_card, f"write weights/NAME/card.json (summary, rates, listed) for {no_card}"

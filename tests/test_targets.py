@@ -142,6 +142,7 @@ def test_cli_unreachable_target_warns_or_fails_strictly(small_photo, tmp_path):
     (["--max-size", "12XB"], ["bad size"]), (["--kbps", "3"], ["not for image"]),
     (["--layers", "0"], ["positive"]), (["--layers", "9"], ["between 1 and 4"]),
     (["--bpp", "0.3", "--max-size", "2KB"], ["not several"]),
+    (["--bpp", "abc"], ["a number"]), (["--layers", "1.5"], ["whole number"]),
 ])
 def test_cli_bad_targets(small_photo, tmp_path, args, words):
     fails_cleanly(invoke("compress", small_photo, "-o", tmp_path / "bad.vqc", *args), *words)

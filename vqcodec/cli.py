@@ -113,8 +113,13 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout (f
 StrictOpt = typer.Option(False, "--strict", help="A target the model cannot reach is an error "
                                                  "(exit 1, nothing written) instead of the "
                                                  "closest file and a warning.")
-BppOpt = typer.Option(None, "--bpp", help="Images: the best quality at most X bits per pixel.")
-KbpsOpt = typer.Option(None, "--kbps", help="Audio: the best quality at most X kbit/s.")
+# Targets are read as text and checked by targets.Target: a bad value is one line, not a panel.
+BppOpt = typer.Option(None, "--bpp", metavar="X",
+                      help="Images: the best quality at most X bits per pixel.")
+KbpsOpt = typer.Option(None, "--kbps", metavar="X", help="Audio: the best quality at most X "
+                                                         "kbit/s.")
+LayersOpt = typer.Option(None, "--layers", "-l", metavar="K",
+                         help="Store only the first K layers: smaller, coarser.")
 SizeOpt = typer.Option(None, "--max-size", help="The best quality that fits in this size: 20KB, "
                                                 "1.5MiB, 3000 (B; KB/MB = 1000s, KiB/MiB = "
                                                 "1024s).")
@@ -198,12 +203,12 @@ def compress(
                                        help="Output .vqc file (default: INPUT.vqc), - for "
                                             "stdout, or the output folder for a folder input."),
     model: str | None = ModelOpt,
-    layers: int | None = typer.Option(None, "--layers", "-l",
-                                      help="Store only the first K layers: smaller, coarser."),
-    bpp: float | None = BppOpt,
-    kbps: float | None = KbpsOpt,
-    psnr: float | None = typer.Option(None, "--psnr", help="Images: the smallest file whose "
-                                      "decoded PSNR reaches X dB (the encoder decodes to check)."),
+    layers: str | None = LayersOpt,
+    bpp: str | None = BppOpt,
+    kbps: str | None = KbpsOpt,
+    psnr: str | None = typer.Option(None, "--psnr", metavar="X", help="Images: the smallest file "
+                                    "whose decoded PSNR reaches X dB (the encoder decodes to "
+                                    "check)."),
     max_size: str | None = SizeOpt,
     strict: bool = StrictOpt,
     force: bool = ForceOpt,
@@ -224,8 +229,8 @@ def compress(
     target = _run(lambda: targets.Target.from_options(layers, bpp, kbps, psnr, max_size))
     if not pipes.is_stdio(input) and input.is_dir():
         _folder_guard(output, target)
-        _folder(input, output, True, model, layers, force, shard, batch_size, device, as_json,
-                quiet)
+        _folder(input, output, True, model, None if target is None else int(target.value),
+                force, shard, batch_size, device, as_json, quiet)
     _check_pipes(input, output, as_json)
     dst = output or _default_output(input, True)
     t = time.time()
@@ -298,9 +303,10 @@ def decompress(
 def truncate(
     input: Path = typer.Argument(..., help="A .vqc file, or - for stdin."),
     output: Path = typer.Option(..., "--output", "-o", help="The cut .vqc file, or - for stdout."),
-    layers: int | None = typer.Option(None, "--layers", "-l", help="Keep the first K layers."),
-    bpp: float | None = BppOpt,
-    kbps: float | None = KbpsOpt,
+    layers: str | None = typer.Option(None, "--layers", "-l", metavar="K",
+                                      help="Keep the first K layers."),
+    bpp: str | None = BppOpt,
+    kbps: str | None = KbpsOpt,
     max_size: str | None = SizeOpt,
     strict: bool = StrictOpt,
     force: bool = ForceOpt,

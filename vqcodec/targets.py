@@ -82,10 +82,11 @@ class Target:
         return self.kind.replace("_", "-")
 
     @classmethod
-    def from_options(cls, layers: int | None = None, bpp: float | None = None,
-                     kbps: float | None = None, psnr: float | None = None,
+    def from_options(cls, layers: int | str | None = None, bpp: float | str | None = None,
+                     kbps: float | str | None = None, psnr: float | str | None = None,
                      max_size: str | int | None = None) -> Target | None:
-        """The one target given (None when none is); a mix is refused with one clear line."""
+        """The one target given (None when none is); a mix is refused with one clear line.
+        Values may be the command line's strings."""
         given = {k: v for k, v in (("layers", layers), ("bpp", bpp), ("kbps", kbps),
                                    ("psnr", psnr), ("max_size", max_size)) if v is not None}
         if len(given) > 1:
@@ -97,7 +98,11 @@ class Target:
         (kind, value), = given.items()
         if kind == "max_size":
             value = parse_size(value) if isinstance(value, str) else value
-        return cls(kind, float(value))
+        try:
+            number = float(value)
+        except ValueError:
+            raise TargetError(f"--{kind.replace('_', '-')} must be a number, not {value!r}") from None
+        return cls(kind, number)
 
     def check(self, modality: str) -> None:
         """Refuse a target that means nothing for this kind of input."""
