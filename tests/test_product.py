@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tests.conftest import synthetic_image
 from vqcodec import api, container
@@ -143,3 +144,17 @@ def test_lowres_bytes_do_not_depend_on_threads(lowres_model, tmp_path):
     assert outs[0] == outs[1]
     lm = load_model(lowres_model)
     assert api.decompress(outs[0], lm).shape == img.shape
+
+
+def test_exact_stem_lookup_equals_the_conv_of_one_hots():
+    from vqcodec.group_prior import above_conv, stream_inputs
+
+    _, ex = _exact(2)
+    codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
+    known = torch.rand(6, 7) < 0.5
+    for s in (0, 4):
+        above, cur = stream_inputs(codes, s, known, 4)
+        ref = F.conv2d(cur, ex.t[f"l{s}.stem_c.w"].float(), padding=2)
+        if above is not None:
+            ref = ref + above_conv(above, ex.t[f"l{s}.stem_a.w"].float(), cur.shape)
+        assert torch.equal(ex.stem_acc(codes, s, known), ref)

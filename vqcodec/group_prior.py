@@ -4,8 +4,9 @@ Codes are (B, n, G, h, w). A layer is decoded group by group, each group in `pha
 checkerboard passes, so the index at (layer i, group g, phase p) is predicted from
 
   * every index decoded before its (layer, group) stream: all groups of the layers above and
-    the groups before g of layer i (one-hots through a 1x1 conv: cross-group context, as
-    ELIC's channel groups, at the cost of one input plane per word), and
+    the groups before g of layer i (cross-group context, as ELIC's channel groups): a 1x1 conv
+    of their one-hots, computed as the sum of one weight column per index (an embedding bag),
+    m times cheaper than the conv and exact on integers, and
   * the indices of its own stream decoded in earlier phases (one-hots through a 5x5 conv).
 
 Both stems add into one integer accumulator, so the exact form (prior.ExactPrior's integer
@@ -45,6 +46,14 @@ def step_map(groups: int, h: int, w: int, phases: int, device=None) -> torch.Ten
     return torch.arange(groups, device=device).view(-1, 1, 1) * phases + pm
 
 
+def above_conv(rows: torch.Tensor, weight: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """The 1x1 conv (weight (C, s*m, 1, 1)) of the one-hots of streams < s, as a sum of the
+    weight columns `rows` selects; (B, C, h, w) for shape (B, ?, h, w)."""
+    b, _, h, w = shape
+    out = F.embedding_bag(rows, weight.flatten(1).t().contiguous(), mode="sum")  # (B*h*w, C)
+    return out.view(b, h, w, -1).permute(0, 3, 1, 2)
+
+
 def _one_hot(codes: torch.Tensor, m: int) -> torch.Tensor:
     """(B, s, h, w) long -> (B, s * m, h, w) float one-hots."""
     b, s, h, w = codes.shape
@@ -52,10 +61,14 @@ def _one_hot(codes: torch.Tensor, m: int) -> torch.Tensor:
 
 
 def stream_inputs(codes: torch.Tensor, s: int, known: torch.Tensor, m: int):
-    """Inputs of stream s = i * G + g: one-hots of streams < s (or None), and the one-hots of
+    """Inputs of stream s = i * G + g: the rows (B*h*w, s) of the above-context table that the
+    streams < s pick (stream j's index k is row j*m + k; None for s = 0), and the one-hots of
     stream s at the `known` positions (h, w) plus the known plane."""
     flat = codes.flatten(1, 2)  # (B, n * G, h, w), stream order
-    above = _one_hot(flat[:, :s], m) if s else None
+    above = None
+    if s:
+        rows = flat[:, :s] + torch.arange(s, device=codes.device).view(1, -1, 1, 1) * m
+        above = rows.permute(0, 2, 3, 1).reshape(-1, s)
     kn = known.expand(flat.shape[0], *known.shape[-2:]).unsqueeze(1).float()
     cur = torch.cat([_one_hot(flat[:, s:s + 1], m) * kn, kn], 1)
     return above, cur
@@ -82,7 +95,7 @@ class QStem(nn.Module):
         s = self.step().view(-1, 1, 1, 1)
         y = F.conv2d(cur, _round_ste(self.cur / s) * s, self.bias, padding=2)
         if above is not None:
-            y = y + F.conv2d(above, _round_ste(self.above / s) * s)
+            y = y + above_conv(above, _round_ste(self.above / s) * s, cur.shape)
         return y
 
 
@@ -169,23 +182,58 @@ class GroupExactPrior(ExactPrior):
     def step_map(self, h: int, w: int) -> torch.Tensor:
         return step_map(self.g, h, w, self.phases)
 
-    def _stem(self, above, cur, s: int) -> torch.Tensor:
+    def _table(self, s: int) -> torch.Tensor:
+        """Stream s's stem as one lookup table: a row per (earlier stream, word) -- the 1x1 conv
+        of the one-hots above -- then a row per (5x5 offset, word) of its own known codes (the
+        word's weight plus the known plane's), then a zero row for unknown or padded neighbours.
+        Entries are integers summing below 2**24 (checked): exact in float32 in any order."""
         p = f"l{s}."
-        key = (p + "stem", self.force_f64)
-        if key not in self._plans:
-            bound = int(self.t[p + "stem_c.w"].long().abs().flatten(1).sum(1).max())
-            if above is not None:
-                bound += int(self.t[p + "stem_a.w"].long().abs().flatten(1).sum(1).max())
-            dt = torch.float32 if bound < EXACT_F32 and not self.force_f64 else torch.float64
-            self._plans[key] = (dt, True)  # one-hot inputs: bound * mult stays far below 2**53
-        dt = self._plans[key][0]
-        acc = F.conv2d(cur.to(dt), self.t[p + "stem_c.w"].to(dt), padding=2)
-        if above is not None:
-            acc = acc + F.conv2d(above.to(dt), self.t[p + "stem_a.w"].to(dt))
+        key = (p + "table", self.force_f64)
+        if key not in self._consts_cache:
+            wc = self.t[p + "stem_c.w"].long()  # (C, m + 1, 5, 5)
+            cur = (wc[:, :self.m] + wc[:, self.m:]).permute(2, 3, 1, 0).reshape(25 * self.m, -1)
+            parts = [cur, torch.zeros(1, wc.shape[0], dtype=torch.long, device=wc.device)]
+            bound = int(wc.abs().flatten(1).sum(1).max()) * 2
+            if s:
+                wa = self.t[p + "stem_a.w"].long()
+                parts.insert(0, wa.flatten(1).t())
+                bound += int(wa.abs().flatten(1).sum(1).max())
+            exact32 = bound < EXACT_F32 and not self.force_f64
+            table = torch.cat(parts).to(torch.float32 if exact32 else torch.float64)
+            self._consts_cache[key] = table.contiguous()
+        return self._consts_cache[key]
+
+    def _rows(self, codes: torch.Tensor, s: int, known: torch.Tensor) -> torch.Tensor:
+        """(B*h*w, s + 25) table rows each position's stem sums (see _table)."""
+        b, h, w = codes.shape[0], *codes.shape[-2:]
+        flat = codes.flatten(1, 2)
+        zero = s * self.m + 25 * self.m
+        own = torch.full((b, h + 4, w + 4), zero, dtype=torch.long, device=codes.device)
+        own[:, 2:-2, 2:-2] = torch.where(known, flat[:, s], zero)
+        offs = []
+        for dy in range(5):
+            for dx in range(5):
+                v = own[:, dy:dy + h, dx:dx + w]
+                base = s * self.m + (dy * 5 + dx) * self.m
+                offs.append(torch.where(v == zero, v, v + base))
+        cols = torch.stack(offs, -1)  # (B, h, w, 25)
+        if s:
+            above = flat[:, :s] + torch.arange(s, device=codes.device).view(1, -1, 1, 1) * self.m
+            cols = torch.cat([above.permute(0, 2, 3, 1), cols], -1)
+        return cols.reshape(b * h * w, -1)
+
+    def stem_acc(self, codes: torch.Tensor, s: int, known: torch.Tensor) -> torch.Tensor:
+        """Integer accumulator (B, C, h, w) of stream s's stem, before rescaling."""
+        b, h, w = codes.shape[0], *codes.shape[-2:]
+        acc = F.embedding_bag(self._rows(codes, s, known), self._table(s), mode="sum")
+        return acc.view(b, h, w, -1).permute(0, 3, 1, 2)
+
+    def _stem(self, codes: torch.Tensor, s: int, known: torch.Tensor) -> torch.Tensor:
+        p = f"l{s}."
         mult = self.t[p + "stem.mult"].view(1, -1, 1, 1).double()
         bias = (self.t[p + "stem.bias"] + (1 << (SHIFT - 1))).view(1, -1, 1, 1).double()
-        v = acc.double().mul_(mult).add_(bias).mul_(1.0 / (1 << SHIFT)).floor_()
-        return v.clamp_(0, ACT_MAX).float()
+        v = self.stem_acc(codes, s, known).double().mul_(mult).add_(bias)
+        return v.mul_(1.0 / (1 << SHIFT)).floor_().clamp_(0, ACT_MAX).float()
 
     def step_probs(self, codes: torch.Tensor, layer: int, step: int) -> torch.Tensor:
         """Probabilities (B, N_step, m) of the indices of `step` of `layer` (codes (B, n, G, h, w))."""
@@ -193,8 +241,8 @@ class GroupExactPrior(ExactPrior):
         s = layer * self.g + g
         h, w = codes.shape[-2:]
         pm = phase_map(h, w, self.phases, self.device)
-        above, cur = stream_inputs(codes.to(self.device), s, pm < p, self.m)
-        lg = self._trunk(self._stem(above, cur, s), f"l{s}.").permute(0, 2, 3, 1)
+        a = self._stem(codes.to(self.device), s, pm < p)
+        lg = self._trunk(a, f"l{s}.").permute(0, 2, 3, 1)
         return self.probs(lg[:, pm == p])
 
     def fingerprint(self) -> str:

@@ -80,7 +80,10 @@ class ProductHRVQ(nn.Module):
         """Word index (N, G) by distortion (+ lam * bits), and the (N, G, m, d) words looked at."""
         gi = torch.arange(self.g, device=r.device)
         words = self.codebooks[i][gi, path]  # (N, G, m, d): each vector's own codebook
-        cost = (r.unsqueeze(2) - words).pow(2).sum(-1) / self.scale.view(1, -1, 1)
+        # |r - c|^2 as |c|^2 - 2 r.c (+ |r|^2, the same for every word): a batched matrix
+        # product instead of an (N, G, m, d) difference tensor.
+        dot = torch.matmul(words, r.unsqueeze(-1)).squeeze(-1)  # (N, G, m)
+        cost = (words.pow(2).sum(-1) - 2 * dot) / self.scale.view(1, -1, 1)
         if lam is not None and (not isinstance(lam, float) or lam > 0):
             bits = -F.log_softmax(self.rate_logits[i][gi, path], -1) / math.log(2)
             lam_t = lam.view(-1, 1, 1) if torch.is_tensor(lam) else lam
