@@ -131,6 +131,17 @@ def audio_seeds() -> list[bytes]:
     return out
 
 
+def corpus_dir(target: str, work: Path) -> Path:
+    """The target's corpus; for .vqc targets one per pair of models (seeds made by other models
+    would all stop at the identity check and never reach the decoder)."""
+    if target not in ("container", "decode"):
+        return work / "corpus" / target
+    from vqcodec.models import model_id
+
+    img, aud = tiny_models(work)
+    return work / "corpus" / f"{target}-{model_id(img).hex()[:8]}-{model_id(aud).hex()[:8]}"
+
+
 def write_seeds(target: str, corpus: Path, work: Path) -> None:
     corpus.mkdir(parents=True, exist_ok=True)
     if any(corpus.iterdir()):
@@ -180,16 +191,29 @@ def decode_target(work: Path):
 
     img, aud = tiny_models(work)
     image_model, audio_model = load_model(img), load_model(aud)
+    ids = {image_model.model_id, audio_model.model_id}
+    counts = {"inputs": 0, "past_container": 0, "reached_decoder": 0, "decoded": 0}
+    out = work / "decode.outcomes.json"
 
     def one(data: bytes) -> None:
+        counts["inputs"] += 1
+        try:
+            head = container.unpack(data)
+            counts["past_container"] += 1
+            counts["reached_decoder"] += head.model_id in ids  # the rest stop at the identity
+        except container.ContainerError:
+            pass
         try:
             if container.peek_modality(data) == "audio":
                 audio_codec.decompress_audio(data, audio_model)
             else:
                 api.decompress(data, image_model)
+            counts["decoded"] += 1
             api.info(data)
         except api.CodecError:
             pass
+        if counts["inputs"] % 500 == 0:
+            out.write_text(json.dumps(counts))
     return one
 
 
@@ -267,7 +291,7 @@ def _replay(target: str, work: Path) -> None:
           "image": lambda: image_target(work), "audio": lambda: audio_target(work)}[target]()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for p in sorted((work / "corpus" / target).iterdir()):
+        for p in sorted(corpus_dir(target, work).iterdir()):
             fn(p.read_bytes())
     cov.stop()
     out = {}
@@ -290,8 +314,10 @@ def _coverage(target: str, work: Path, env: dict) -> dict:
 def run(target: str, runs: int, work: Path, rss_mb: int, timeout_s: int, extra: list[str],
         max_time: int | None = None, report: bool = True) -> dict:
     """Fuzz `target` for `runs` executions in a child process; returns (and writes) the report."""
-    corpus = work / "corpus" / target
+    corpus = corpus_dir(target, work)
     write_seeds(target, corpus, work)
+    outcomes = work / f"{target}.outcomes.json"
+    outcomes.unlink(missing_ok=True)
     artifacts = work / "findings" / target
     artifacts.mkdir(parents=True, exist_ok=True)
     args = [f"-runs={runs}", f"-rss_limit_mb={rss_mb}", f"-timeout={timeout_s}",
@@ -311,6 +337,8 @@ def run(target: str, runs: int, work: Path, rss_mb: int, timeout_s: int, extra: 
               "timeout_s": timeout_s, "corpus_files": len(list(corpus.iterdir())),
               "findings": sorted(p.name for p in artifacts.iterdir()),
               "crashed": proc.returncode != 0}
+    if outcomes.exists():  # decode: how many inputs got past the container to the decoder
+        result["outcomes"] = json.loads(outcomes.read_text())
     if proc.returncode != 0:
         result["tail"] = log[-3000:]
     if report:

@@ -1,4 +1,5 @@
-"""A few hundred mutation cases in CI; tests/fuzz.py runs as many as asked (issue: >= 10,000)."""
+"""Fuzzing in CI: a few hundred random mutations (tests/fuzz.py) and a few seconds of each
+coverage-guided atheris target (tests/fuzz_atheris.py runs the long ones)."""
 
 import numpy as np
 import pytest
@@ -39,3 +40,18 @@ def test_prior_drift_is_detected_not_decoded_wrong(tiny_model, monkeypatch):
     monkeypatch.setattr(lm.codec.exact, "probs", drifted)
     with pytest.raises(api.CodecError, match="different indices"):
         api.decompress(data, lm)
+
+
+@pytest.mark.parametrize("target", ["container", "decode", "image", "audio"])
+def test_coverage_guided_fuzz_briefly(target, tiny_model, tiny_audio, tmp_path, monkeypatch):
+    """A few seconds of each atheris target (tests/fuzz_atheris.py runs the long ones): no crash,
+    no input over 1 s, memory under the limit."""
+    pytest.importorskip("atheris")
+    from tests.fuzz_atheris import run
+
+    monkeypatch.setenv("VQCODEC_FUZZ_IMAGE_MODEL", str(tiny_model))
+    monkeypatch.setenv("VQCODEC_FUZZ_AUDIO_MODEL", str(tiny_audio.path))
+    res = run(target, 100000, tmp_path, rss_mb=1536, timeout_s=1, extra=[], max_time=3,
+              report=False)
+    assert not res["crashed"], res.get("tail")
+    assert res["executions"] > 50 and res["findings"] == []

@@ -279,3 +279,29 @@ def test_symlink_loops_and_devices_are_named(tmp_path):
 
     with pytest.raises(OutputExistsError, match="symlink loop"):
         check_output(tmp_path / "in.png", loop, force=True)
+
+
+# -- audio level ---------------------------------------------------------------------------------
+def test_level_loss_is_measured_and_warned(tiny_audio, monkeypatch):
+    x = speechlike(0.3, 8000, 0)
+    monkeypatch.setattr(audio_codec, "level_drop_db", lambda *a: 20.0)
+    with pytest.warns(media.MediaWarning, match="20 dB quieter.*unlike the speech"):
+        audio_codec.compress_audio(x, 8000, tiny_audio)
+    with pytest.warns(media.MediaWarning, match="below the model's 8000 Hz"):
+        audio_codec.compress_audio(x[::2], 4000, tiny_audio)
+    monkeypatch.setattr(audio_codec, "level_drop_db", lambda *a: 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        audio_codec.compress_audio(x, 8000, tiny_audio)
+
+
+def test_a_pure_tone_warns_with_the_speech_model():
+    """speech-stft gives a 1 kHz sine back ~46 dB quieter at any input rate (measured: the
+    model, not the resampler); the encoder says so."""
+    lm = load_model("speech-stft", "cpu", "audio")
+    t = np.arange(48000) / 48000
+    with pytest.warns(media.MediaWarning, match="dB quieter") as rec:
+        audio_codec.compress_audio((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32),
+                                   48000, lm)
+    drop = float(str(rec[0].message).split("back ")[1].split(" dB")[0])
+    assert drop > 20

@@ -18,6 +18,7 @@ no seam; the margin costs no bits. Memory is bounded by a few chunks whatever th
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -27,9 +28,11 @@ import torch
 from . import audio, container, limits
 from .api import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 from .files import atomic_write_bytes
+from .media import MediaWarning
 from .models import LoadedModel
 
 SEGMENT_SECONDS = 10.0  # chunk length: a container segment per channel
+LEVEL_DROP_DB = 6.0  # warn when the model gives audio back this much quieter (see _warn_level)
 MARGIN_FRAMES = 32  # latent frames of context across chunk boundaries (> both receptive fields)
 
 Progress = Callable[[float, float], None]  # (seconds done, seconds in total)
@@ -92,10 +95,41 @@ def iter_codes(chunks: Iterable[np.ndarray], model: LoadedModel) -> Iterator[tor
         yield chunk_codes(prev, cur, nxt, model)
 
 
+@torch.no_grad()
+def level_drop_db(cur: np.ndarray, codes: torch.Tensor, model: LoadedModel, n: int) -> float | None:
+    """How many dB quieter the model gives a chunk (C, len) back from its codes' first n layers
+    (None for near-silence, below -70 dBFS)."""
+    power = float(np.mean(np.square(cur, dtype=np.float64)))
+    if power < 1e-7:
+        return None
+    codec = model.codec
+    dev = next(codec.decoder.parameters()).device
+    y = codec.decoder(codec.quantizer.decode_codes(codes[:, :n].to(dev)))[:, 0, :cur.shape[1]]
+    return 10 * math.log10(power / max(float(y.double().square().mean()), 1e-20))
+
+
+def _warn_level(drop: float | None, model: LoadedModel, what: str, rate: int | None,
+                seconds: float) -> None:
+    """A MediaWarning when the model loses more than LEVEL_DROP_DB of the first chunk's level:
+    audio unlike its training speech (steady tones, band-limited or non-speech audio)."""
+    if drop is None or drop <= LEVEL_DROP_DB:
+        return
+    mr = model.codec.sample_rate
+    why = (f"; its rate ({rate} Hz) is below the model's {mr} Hz, and band-limited audio is "
+           "out of what it was trained on" if rate is not None and rate < mr else
+           ": it is unlike the speech the model was trained on (steady tones, band-limited or "
+           "non-speech audio)")
+    warnings.warn(f"{what}: model {model.name!r} gives this audio back {drop:.0f} dB quieter "
+                  f"(measured on its first {seconds:.0f} s){why}", MediaWarning, stacklevel=3)
+
+
 def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> list[container.Segment]:
+                  progress: Callable[[int], None] | None = None, what: str = "the audio",
+                  rate: int | None = None) -> list[container.Segment]:
     """Segments of a stream of chunks (C, len) at the model's rate (all but the last of the
-    same length), chunk-major; progress(samples done) after each chunk."""
+    same length), chunk-major; progress(samples done) after each chunk. The first chunk is also
+    decoded once to compare levels (_warn_level; `what` and the input's `rate` go into the
+    warning): about 0.3 s for a 10-s chunk with speech-stft."""
     _audio_model(model)
     n = model.codec.num_layers if layers is None else layers
     if not 1 <= n <= model.codec.num_layers:
@@ -103,7 +137,11 @@ def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int 
     segs: list[container.Segment] = []
     done = 0
     for prev, cur, nxt in _lookahead(chunks):
-        segs += encode_streams(chunk_codes(prev, cur, nxt, model), model.codec, n)
+        codes = chunk_codes(prev, cur, nxt, model)
+        if not done:
+            _warn_level(level_drop_db(cur, codes, model, n), model, what, rate,
+                        cur.shape[1] / model.codec.sample_rate)
+        segs += encode_streams(codes, model.codec, n)
         done += cur.shape[1]
         if progress:
             progress(done)
@@ -140,7 +178,7 @@ def compress_audio(wave: np.ndarray, rate: int, model: LoadedModel, layers: int 
     x = np.pad(x, ((0, total - len(x)), (0, 0))).T.copy()
     seg = segment_samples(model, seconds)
     return _pack(model, rate, wave.shape[1], len(wave), seg,
-                 encode_chunks(_split(x, seg), model, layers))
+                 encode_chunks(_split(x, seg), model, layers, rate=rate))
 
 
 def compress_audio_path(src: Path, model: LoadedModel, layers: int | None = None,
@@ -153,7 +191,7 @@ def compress_audio_path(src: Path, model: LoadedModel, layers: int | None = None
         seg = segment_samples(model, seconds)
         dur = r.frames / r.rate
         cb = None if progress is None else (lambda done: progress(min(done / mr, dur), dur))
-        segs = encode_chunks(r.chunks(mr, seg), model, layers, cb)
+        segs = encode_chunks(r.chunks(mr, seg), model, layers, cb, Path(src).name, r.rate)
         return _pack(model, r.rate, r.channels, r.frames, seg, segs)
 
 
