@@ -85,13 +85,14 @@ def test_json_on_single_file_commands(tiny_model, photo, tmp_path):
 
 @pytest.mark.parametrize("args,stdin,words", [
     (["decompress", "{vqc}", "-o", "-", "--format", "gif"], None, ["unknown --format"]),
-    (["decompress", "{vqc}", "-o", "-", "--format", "flac"], None, ["for image"]),
+    (["decompress", "{vqc}", "-o", "-", "--format", "flac"], None, ["this file is an image"]),
     (["decompress", "{vqc}", "-o", "{tmp}/x.png", "--format", "png"], None, ["-o -"]),
     (["compress", "{dir}", "-o", "-"], None, ["folder"]),
     (["decompress", "{dir}", "-o", "-"], None, ["folder"]),
     (["codes", "{dir}", "-o", "-"], None, ["folder"]),
     (["compress", "-", "-o", "{tmp}/x.vqc"], b"", ["empty"]),
     (["compress", "-", "-o", "{tmp}/x.vqc"], b"hello world", ["standard input"]),
+    (["compress", "-", "-o", "{tmp}/x.vqc"], b"VQC\x1a\x01\x00\x01", ["not an image or audio"]),
     (["decompress", "-", "-o", "{tmp}/x.png"], b"\x89PNG\r\n\x1a\nxx", ["standard input"]),
     (["compress", "-"], b"x", ["needs -o"]),
     (["compress", "{photo}", "-o", "-", "--json"], None, ["--json"]),

@@ -168,6 +168,10 @@ def _emit(res: dict, line: str, as_json: bool, to_stdout: bool) -> None:
         (err if to_stdout else out).print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def _layers(n: int) -> str:
+    return f"{n} layer" + ("" if n == 1 else "s")
+
+
 def _file_result(res: dict, src: Path, dst: Path, seconds: float, **extra) -> dict:
     """info() of a .vqc plus what a script wants: paths, rate, layers, elapsed_s (wall time;
     "seconds" is an audio file's duration, as in `vqcodec info`)."""
@@ -236,13 +240,14 @@ def compress(
     t = time.time()
 
     def go():
-        with pipes.stdin_path(input) as src, pipes.stdout_path(dst, ".vqc") as d, \
+        with pipes.stdin_path(input, pipes.MEDIA) as src, pipes.stdout_path(dst, ".vqc") as d, \
                 _audio_progress(not quiet) as progress:
             return targets.compress_file(src, d, model, target, force, device, progress, strict)
 
     res = _file_result(_run(go), input, dst, time.time() - t)
     rate = f"{res['rate']:.2f} kbps" if res["rate_unit"] == "kbps" else f"{res['rate']:.3f} bpp"
-    _emit(res, f"{input} -> {dst}: {res['bytes']} bytes, {rate}, {res['layers']} layers, "
+    got = f", {res['psnr']:.2f} dB" if "psnr" in res else ""
+    _emit(res, f"{input} -> {dst}: {res['bytes']} bytes, {rate}{got}, {_layers(res['layers'])}, "
                f"{res['elapsed_s']:.2f} s", as_json, pipes.is_stdio(dst))
 
 
@@ -330,7 +335,7 @@ def truncate(
 
     res = _file_result(_run(go), input, output, time.time() - t)
     rate = f"{res['rate']:.2f} kbps" if res["rate_unit"] == "kbps" else f"{res['rate']:.3f} bpp"
-    _emit(res, f"{input} -> {output}: {res['bytes']} bytes, {rate}, {res['layers']} layers",
+    _emit(res, f"{input} -> {output}: {res['bytes']} bytes, {rate}, {_layers(res['layers'])}",
           as_json, pipes.is_stdio(output))
 
 

@@ -21,6 +21,7 @@ from . import container
 STDIO = "-"
 # --format for an output on stdout, per modality; the first is the default
 FORMATS = {"image": ("png", "jpg", "webp"), "audio": ("wav", "flac", "ogg")}
+MEDIA = (".png", ".jpg", ".webp", ".bmp", ".tif", ".wav", ".flac", ".ogg")  # what compress takes
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"BM", ".bmp"),
                (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"), (b"GIF8", ".png"),
                (b"fLaC", ".flac"), (b"OggS", ".ogg"), (container.MAGIC, ".vqc"))
@@ -52,8 +53,11 @@ def check_format(fmt: str | None, modality: str | None = None) -> str | None:
     f = "jpg" if f == "jpeg" else f
     allowed = FORMATS[modality] if modality else FORMATS["image"] + FORMATS["audio"]
     if f not in allowed:
-        what = f" for {modality}" if modality else ""
-        raise PipeError(f"unknown --format {fmt!r}{what} (use one of {', '.join(allowed)})")
+        if modality and f in FORMATS["audio" if modality == "image" else "image"]:
+            kind = "an image" if modality == "image" else "audio"
+            raise PipeError(f"--format {f} does not fit: this file is {kind} "
+                            f"(use one of {', '.join(allowed)})")
+        raise PipeError(f"unknown --format {fmt!r} (use one of {', '.join(allowed)})")
     return f
 
 
@@ -70,7 +74,8 @@ def stdin_path(arg: Path, want: tuple[str, ...] | None = None) -> Iterator[Path]
         raise PipeError("standard input is empty")
     ext = sniff(data[:16])
     if ext is None or (want is not None and ext not in want):
-        kinds = ", ".join(want) if want else "an image, audio or .vqc file"
+        kinds = ("an image or audio file" if want == MEDIA else "a .vqc file" if want == (".vqc",)
+                 else "an image, audio or .vqc file")
         raise PipeError(f"standard input is not {kinds} (unrecognised first bytes)")
     with tempfile.TemporaryDirectory(prefix="vqcodec-stdin-") as d:
         p = Path(d) / f"stdin{ext}"

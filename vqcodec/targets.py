@@ -249,14 +249,19 @@ def compress_to_target(img: np.ndarray, model: LoadedModel, target: Target | Non
     """.vqc bytes of a uint8 image (H, W, C) that meet target, and a warning if none could."""
     if target is None or target.kind == "layers":
         return api.compress(img, model, None if target is None else int(target.value)), None
+    best, note = _image_choice(img, model, target, strict)
+    return best.data, note
+
+
+def _image_choice(img: np.ndarray, model: LoadedModel, target: Target,
+                  strict: bool) -> tuple[Candidate, str | None]:
     target.check("image")
-    cands = image_candidates(img, model)
+    ref = api._check_image(img)
 
     def quality(c: Candidate) -> float:
-        return psnr(api._check_image(img), api.decompress(c.data, model))
+        return psnr(ref, api.decompress(c.data, model))
 
-    best, note = choose(cands, target, quality, strict)
-    return best.data, note
+    return choose(image_candidates(img, model), target, quality, strict)
 
 
 def compress_audio_to_target(wave: np.ndarray, rate: int, model: LoadedModel,
@@ -287,15 +292,16 @@ def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None =
         data = compress_audio_path(src, lm, None, progress)
         best, note = choose(candidates(data), target, None, strict)
     else:
-        img = media.load_image(src)
-        data, note = compress_to_target(img, lm, target, strict)
-        best = Candidate({}, data)
+        best, note = _image_choice(media.load_image(src), lm, target, strict)
     atomic_write_bytes(dst, best.data)
-    return _report(best.data, target, note)
+    return _report(best, target, note)
 
 
-def _report(data: bytes, target: Target, note: str | None) -> dict:
-    res = dict(api.info(data), target=target.to_json())
+def _report(best: Candidate, target: Target, note: str | None) -> dict:
+    """info() of the chosen file, the target, its setting, the PSNR if measured, a warning."""
+    res = dict(api.info(best.data), target=target.to_json(), setting=best.setting)
+    if best.quality is not None:
+        res["psnr"] = round(best.quality, 3)
     if note:
         warnings.warn(note, TargetWarning, stacklevel=3)
         res["warning"] = note
@@ -326,4 +332,5 @@ def truncate_file(src: Path, dst: Path, target: Target, force: bool = False,
     check_output(src, dst, force)
     data, note = truncate_bytes(src.read_bytes(), target, strict)
     atomic_write_bytes(dst, data)
-    return _report(data, target, note)
+    return _report(Candidate({"layers": container.read_header(data).num_layers}, data), target,
+                   note)
