@@ -183,6 +183,7 @@ def test_truncate_bad_input(small_photo, tmp_path):
     fails_cleanly(invoke("truncate", full, "-o", out, "--layers", "5"), "stores only 4")
     fails_cleanly(invoke("truncate", full, "-o", out), "give one of")
     fails_cleanly(invoke("truncate", full, "-o", out, "--kbps", "2"), "not for image")
+    fails_cleanly(invoke("truncate", full, "-o", out, "--psnr", "28"), "with compress")
     fails_cleanly(invoke("truncate", full, "-o", out, "--layers", "-2"), "positive")
     fails_cleanly(invoke("truncate", small_photo, "-o", out, "--layers", "1"), "not a .vqc")
     fails_cleanly(invoke("truncate", full, "-o", full, "--layers", "1", "--force"), "input")

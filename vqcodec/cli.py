@@ -313,6 +313,7 @@ def truncate(
     bpp: str | None = BppOpt,
     kbps: str | None = KbpsOpt,
     max_size: str | None = SizeOpt,
+    psnr: str | None = typer.Option(None, "--psnr", hidden=True),  # refused in one line
     strict: bool = StrictOpt,
     force: bool = ForceOpt,
     as_json: bool = JsonOpt,
@@ -323,7 +324,9 @@ def truncate(
     --layers, --bpp, --kbps, --max-size."""
     from . import pipes, targets
 
-    target = _run(lambda: targets.Target.from_options(layers, bpp, kbps, None, max_size))
+    target = _run(lambda: targets.Target.from_options(layers, bpp, kbps, psnr, max_size))
+    if target is not None and target.kind == "psnr":
+        _fail("--psnr needs the original image: use it with compress, not truncate")
     if target is None:
         _fail("give one of --layers, --bpp, --kbps, --max-size")
     _check_pipes(input, output, as_json)
