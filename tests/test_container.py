@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import struct
 import time
 import tracemalloc
@@ -12,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vqcodec import container
 from vqcodec.container import (
     DEFAULT_LIMITS,
     FORMAT_VERSION,
@@ -427,3 +430,37 @@ def test_container_imports_without_torch():
             "print(c.FORMAT_VERSION)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+
+
+# --- headers of any size, inspect, segment counts from the geometry ---
+
+
+def test_header_size_and_read_header_file_past_64_kib() -> None:
+    rng = np.random.default_rng(3)
+    f = VQCFile("audio", "a", MODEL_ID, 2, 8, AudioGeometry(16000, 8, 16000 * 60), 160,
+                [_segment(rng, 2, shape=(1, 1)) for _ in range(8 * 300)])
+    data = pack(f)
+    hsize = container.header_size(data[:100])
+    assert hsize > 1 << 16 and hsize == len(data) - f.payload_bytes
+    got = container.read_header_file(io.BytesIO(data))
+    assert got.layer_bytes() == f.layer_bytes() and len(got.segments) == len(f.segments)
+    with pytest.raises(ContainerError, match="truncated header"):
+        container.read_header_file(io.BytesIO(data[: hsize - 1]))
+
+
+def test_inspect_agrees_with_unpack() -> None:
+    data = pack(_image(segments=3, layers=2))
+    head, per_layer = container.inspect(data)
+    full = unpack(data)
+    assert per_layer == full.layer_bytes() and head.num_layers == full.num_layers
+    assert len(head.segments) == 1 and head.geometry == full.geometry
+    with pytest.raises(ContainerError, match="checksum"):
+        container.inspect(data[:-1] + bytes([data[-1] ^ 1]))
+
+
+def test_segment_counts_follow_the_geometry() -> None:
+    with pytest.raises(ContainerError, match="has 3 tiles.*has 4"):
+        pack(dataclasses.replace(_image(segments=3), geometry=ImageGeometry(64, 64, 3)))
+    a = _audio()
+    with pytest.raises(ContainerError, match="multiple of the 2 channels"):
+        pack(dataclasses.replace(a, segments=a.segments[:1]))
