@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from tests.conftest import invoke
 from tests.data.make_golden import golden_paths
 from vqcodec import api, audio_codec
 from vqcodec.cards import model_cards
@@ -46,3 +47,10 @@ def test_models_lists_what_to_pick_and_all_the_rest():
     assert {m["name"] for m in everything} == set(SHIPPED)
     no_card = [m["name"] for m in everything if not (m["summary"] and m["rates"])]
     assert not no_card, f"write weights/NAME/card.json (summary, rates, listed) for {no_card}"
+
+
+def test_models_command():
+    r = invoke("models", "--json")
+    assert r.returncode == 0 and "photo-v3" in r.stdout and "photo-small" not in r.stdout
+    r = invoke("models", "--all", "--json")
+    assert "photo-small" in r.stdout and '"summary"' in r.stdout
