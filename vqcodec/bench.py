@@ -191,6 +191,12 @@ def summarize(per_image: list[dict], layer_stats: dict, names: list[str], classi
                 ra, da = _curve([p for p in points if p["bpp"] <= max_bpp], c, metric)
                 rb, db = _curve(points, name, metric)
                 bd[f"{name} vs {c} ({metric})"] = bd_rate(ra, da, rb, db)
+        for other in names:  # model against model: what a new one buys over an old one
+            if other != name:
+                for metric in ("psnr", "ms_ssim"):
+                    ra, da = _curve(points, other, metric)
+                    rb, db = _curve(points, name, metric)
+                    bd[f"{name} vs {other} ({metric})"] = bd_rate(ra, da, rb, db)
     return {"points": points, "bd_rate_percent": bd, "layers": layer_stats,
             "per_image": per_image}
 
