@@ -227,7 +227,7 @@ def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor
 
 
 def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
-                  batch_pixels: int = BATCH_PIXELS, tile: int = TILE,
+                  batch_pixels: int | None = None, tile: int = TILE,
                   rdo: float | None = None) -> list[bytes]:
     """Compress several images; those (and tiles) of one padded size share network passes.
 
@@ -252,6 +252,9 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
         for y, x, h, w in tile_grid(im.shape[0], im.shape[1], t):
             parts.append(im[y:y + h, x:x + w])
             owner.append(k)
+    if batch_pixels is None:  # the CPU gains nothing from batching; memory grows with the batch
+        on_cpu = next(codec.encoder.parameters()).device.type == "cpu"
+        batch_pixels = limits.CPU_BATCH_PIXELS if on_cpu else BATCH_PIXELS
     segs = _encode_arrays(parts, model, n, batch_pixels, _rdo(model, rdo))
     out = []
     for k, im in enumerate(imgs):

@@ -12,8 +12,8 @@ the writer itself produces, so a file vqcodec wrote always passes:
     one tile, and the decoder's memory per network pass stays bounded.
   * Image size. Decoded and loaded images have at most ``max_pixels()`` pixels (default 2^26,
     about 67 Mpx, e.g. 8192 x 8192; the environment variable VQCODEC_MAX_PIXELS changes it). The
-    whole image is held once as uint8 (3 bytes a pixel) plus one batch of tiles in the networks:
-    a 67 Mpx photo peaks near 1 GB resident, inside the 1.5 GB budget.
+    whole image is held once as uint8 (3 bytes a pixel) plus one tile in the networks (on the
+    CPU the encoder takes one tile per batch, CPU_BATCH_PIXELS).
   * Audio chunks. The writer uses 10-s chunks; at most MAX_CHUNK_SECONDS (120 s) at the model's
     rate are accepted either way (``segment_size = 0`` means one chunk: only a short clip).
     Files are decoded chunk by chunk, so memory does not grow with the length; the in-memory API
@@ -31,6 +31,10 @@ MIN_TILE = 32  # smallest tile side accepted (bounds the tile count of an image)
 DEFAULT_MAX_PIXELS = 1 << 26
 MAX_CHUNK_SECONDS = 120.0
 MAX_AUDIO_VALUES = 1 << 27
+# Pixels per encoder batch on the CPU (api.compress_many): one 1024-px tile. A batch of four
+# tiles peaked at 2.1 GB resident with photo-v3 (one tile: 0.78 GB), and the CPU runs items one
+# at a time anyway (api._run), so larger batches only cost memory there.
+CPU_BATCH_PIXELS = 1 << 20
 
 
 class LimitError(ValueError):
