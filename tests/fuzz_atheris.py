@@ -177,11 +177,12 @@ def container_target():
             assert container.read_header(data).segments[0].latent_shape == f.segments[0].latent_shape
             assert container.read_header_file(io.BytesIO(data)).num_layers == f.num_layers
             container.truncate(f, 1)
-        try:
-            container.header_size(data)
-            container.read_header_file(io.BytesIO(data))
-        except container.ContainerError:
-            pass
+        container.peek_modality(data)
+        for fn in (container.header_size, lambda d: container.read_header_file(io.BytesIO(d))):
+            try:
+                fn(data)
+            except container.ContainerError:
+                pass
     return one
 
 
