@@ -5,12 +5,13 @@ checkerboard passes, so the index at (layer i, group g, phase p) is predicted fr
 
   * every index decoded before its (layer, group) stream: all groups of the layers above and
     the groups before g of layer i (cross-group context, as ELIC's channel groups): a 1x1 conv
-    of their one-hots, computed as the sum of one weight column per index (an embedding bag),
-    m times cheaper than the conv and exact on integers, and
+    of their one-hots, and
   * the indices of its own stream decoded in earlier phases (one-hots through a 5x5 conv).
 
 Both stems add into one integer accumulator, so the exact form (prior.ExactPrior's integer
-arithmetic, lookup-table probabilities and self-check) carries over unchanged. Each layer's
+arithmetic, lookup-table probabilities and self-check) carries over unchanged. At coding time
+the stems are computed as sums of integer table rows, one per index (m times fewer operations
+than convs of one-hots, and exact); training keeps the convs, whose backward is faster. Each layer's
 stream holds its G groups one after the other, so a file still truncates by layer.
 """
 
@@ -46,14 +47,6 @@ def step_map(groups: int, h: int, w: int, phases: int, device=None) -> torch.Ten
     return torch.arange(groups, device=device).view(-1, 1, 1) * phases + pm
 
 
-def above_conv(rows: torch.Tensor, weight: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """The 1x1 conv (weight (C, s*m, 1, 1)) of the one-hots of streams < s, as a sum of the
-    weight columns `rows` selects; (B, C, h, w) for shape (B, ?, h, w)."""
-    b, _, h, w = shape
-    out = F.embedding_bag(rows, weight.flatten(1).t().contiguous(), mode="sum")  # (B*h*w, C)
-    return out.view(b, h, w, -1).permute(0, 3, 1, 2)
-
-
 def _one_hot(codes: torch.Tensor, m: int) -> torch.Tensor:
     """(B, s, h, w) long -> (B, s * m, h, w) float one-hots."""
     b, s, h, w = codes.shape
@@ -61,14 +54,10 @@ def _one_hot(codes: torch.Tensor, m: int) -> torch.Tensor:
 
 
 def stream_inputs(codes: torch.Tensor, s: int, known: torch.Tensor, m: int):
-    """Inputs of stream s = i * G + g: the rows (B*h*w, s) of the above-context table that the
-    streams < s pick (stream j's index k is row j*m + k; None for s = 0), and the one-hots of
-    stream s at the `known` positions (h, w) plus the known plane."""
+    """Training inputs of stream s = i * G + g: one-hots of streams < s (or None), and the
+    one-hots of stream s at the `known` positions (h, w) plus the known plane."""
     flat = codes.flatten(1, 2)  # (B, n * G, h, w), stream order
-    above = None
-    if s:
-        rows = flat[:, :s] + torch.arange(s, device=codes.device).view(1, -1, 1, 1) * m
-        above = rows.permute(0, 2, 3, 1).reshape(-1, s)
+    above = _one_hot(flat[:, :s], m) if s else None
     kn = known.expand(flat.shape[0], *known.shape[-2:]).unsqueeze(1).float()
     cur = torch.cat([_one_hot(flat[:, s:s + 1], m) * kn, kn], 1)
     return above, cur
@@ -95,7 +84,7 @@ class QStem(nn.Module):
         s = self.step().view(-1, 1, 1, 1)
         y = F.conv2d(cur, _round_ste(self.cur / s) * s, self.bias, padding=2)
         if above is not None:
-            y = y + above_conv(above, _round_ste(self.above / s) * s, cur.shape)
+            y = y + F.conv2d(above, _round_ste(self.above / s) * s)
         return y
 
 
