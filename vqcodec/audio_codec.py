@@ -120,7 +120,8 @@ def _warn_level(drop: float | None, model: LoadedModel, what: str, rate: int | N
            ": it is unlike the speech the model was trained on (steady tones, band-limited or "
            "non-speech audio)")
     warnings.warn(f"{what}: model {model.name!r} gives this audio back {drop:.0f} dB quieter "
-                  f"(measured on its first {seconds:.0f} s){why}", MediaWarning, stacklevel=3)
+                  f"(measured on its first {seconds:.{0 if seconds >= 10 else 1}f} s){why}",
+                  MediaWarning, stacklevel=3)
 
 
 def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int | None = None,
