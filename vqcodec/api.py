@@ -360,7 +360,11 @@ def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None
     check_layers_arg(layers)
     if model is None:
         model = _find_model_for(_parse(data, None), resolve_device(device))
-    return decompress_many([data], model, layers)[0]
+    # One tile per network pass on the CPU (as compress_many): less memory, and a file whose
+    # streams cannot back its tiles fails at its first tile instead of its first four.
+    on_cpu = next(model.codec.decoder.parameters()).device.type == "cpu"
+    return decompress_many([data], model, layers,
+                           limits.CPU_BATCH_PIXELS if on_cpu else BATCH_PIXELS)[0]
 
 
 def check_layers_arg(layers: int | None) -> None:
