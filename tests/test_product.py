@@ -54,7 +54,7 @@ def test_lambda_trades_distortion_for_light_bits():
     for lam in (0.0, 0.05, 1.0):
         c = q.search(z, lam=lam)
         bits.append(float(q.light_bits(c).sum()))
-        dist.append(float((z - q.decode_codes(c)).pow(2).mean()))
+        dist.append(float((z - q.decode_codes(c)).pow(2).mean().detach()))
     assert bits[0] > bits[1] > bits[2] and dist[0] <= dist[1] <= dist[2]
     assert torch.equal(q.search(z, lam=0.0), q.search(z))  # lam = 0: the nearest words
 
