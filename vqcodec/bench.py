@@ -134,7 +134,7 @@ def _bench_model(name: str, images: dict, device: str, log: Callable[[str], None
 
 def _layer_stats(acc: dict, img: np.ndarray, lm, f: container.VQCFile) -> None:
     """Add one image's stream bits and the prior's cross-entropy per layer to acc."""
-    codes = api._with_groups(api.encode_codes(img, lm))
+    codes = api._with_groups(api.encode_codes(img, lm, rdo=0.0))  # the codes of f (lam = 0)
     ex = lm.codec.exact
     sm = ex.step_map(*codes.shape[-2:])
     for i in range(lm.codec.num_layers):
