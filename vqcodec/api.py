@@ -10,20 +10,25 @@
 
 from __future__ import annotations
 
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import container, limits, media
-from .coding import StreamDecoder, StreamEncoder, StreamError
+from . import batch, container, limits, media
+from .audio_codec import compress_audio_file, decompress_audio_file
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, ModelError, list_models, load_model, model_id
 from .rdo import search_rd
-
-
-class CodecError(ValueError):
-    """Compression or decompression failed; the message is one line for the user."""
+from .segments import (  # re-exported: the codecs' shared names live in segments
+    CodecError,
+    check_layers_arg,
+    check_model,
+    decode_streams,
+    encode_streams,
+)
 
 
 def resolve_device(device: str) -> str:
@@ -175,57 +180,6 @@ def _encode_arrays(arrs: list[np.ndarray], model: LoadedModel, n: int,
     return out
 
 
-def _with_groups(codes: torch.Tensor) -> torch.Tensor:
-    """Codes as (B, n, G, h, w): a plain HR-VQ's (B, n, h, w) gets a group axis of 1."""
-    return codes if codes.dim() == 5 else codes.unsqueeze(2)
-
-
-def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment]:
-    """One segment per item of codes (B, >= n, [G,] h, w): the first n layers, each a rANS stream
-    (step by step of the prior's decoding order) and a hash of its indices."""
-    ex, c5 = codec.exact, _with_groups(codes)
-    h, w = c5.shape[-2:]
-    sm = ex.step_map(h, w)
-    streams: list[list[bytes]] = [[] for _ in codes]
-    for i in range(n):
-        encs = [StreamEncoder() for _ in codes]
-        for t in range(ex.steps):
-            probs = ex.step_probs(c5, i, t).cpu().numpy()
-            for b, enc in enumerate(encs):
-                enc.add(c5[b, i][sm == t].numpy(), probs[b])
-        for b, enc in enumerate(encs):
-            streams[b].append(enc.finish())
-    return [container.Segment((h, w), streams[b],
-                              [container.code_hash(codes[b, i].numpy()) for i in range(n)])
-            for b in range(len(codes))]
-
-
-def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor:
-    """Codes (B, k, [G,] h, w) of the first k layers of segments that share one latent shape.
-
-    Raises CodecError for a bad stream, or indices that differ from the encoder's (hash)."""
-    ex = codec.exact
-    h, w = segs[0].latent_shape
-    sm = ex.step_map(h, w)
-    c5 = torch.zeros(len(segs), k, sm.shape[0], h, w, dtype=torch.long)
-    for i in range(k):
-        try:
-            decs = [StreamDecoder(seg.streams[i]) for seg in segs]
-            for t in range(ex.steps):
-                probs = ex.step_probs(c5, i, t).cpu().numpy()
-                for b, dec in enumerate(decs):
-                    c5[b, i][sm == t] = torch.from_numpy(dec.decode(probs[b]))
-        except StreamError as e:
-            raise CodecError(f"layer {i + 1}: {e}") from None
-        codes = c5 if codec.groups else c5[:, :, 0]
-        for b, seg in enumerate(segs):
-            if container.code_hash(codes[b, i].numpy()) != seg.code_hashes[i]:
-                raise CodecError(f"layer {i + 1} decoded to different indices than were "
-                                 "encoded (corrupt file, or a prior that differs from the "
-                                 "encoder's)")
-    return c5 if codec.groups else c5[:, :, 0]
-
-
 def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None = None,
                   batch_pixels: int | None = None, tile: int = TILE,
                   rdo: float | None = None) -> list[bytes]:
@@ -300,28 +254,6 @@ def _read_header(path: Path) -> container.VQCFile:
             raise CodecError(str(e)) from None
 
 
-def check_model(f: container.VQCFile, model: LoadedModel) -> None:
-    """The file's identity and header fields against the model, before anything is decoded.
-
-    The id decides: a different id is an error. The name in a file is a label; one that differs
-    from the model's gives a MediaWarning (the id's model decodes it, as the hashes confirm)."""
-    if model.model_id != f.model_id:
-        raise CodecError(f"this file was made by model {f.model_name!r} (id {f.model_id.hex()}), "
-                         f"not by {model.name!r} (id {model.model_id.hex()})")
-    codec = model.codec
-    try:
-        limits.check_model_fields(f.num_layers_model, f.num_layers, f.codebook_size,
-                                  codec.num_layers, codec.m, model.name)
-    except limits.LimitError as e:
-        raise CodecError(str(e)) from None
-    if f.model_name != model.name:
-        import warnings
-
-        warnings.warn(f"the file names model {f.model_name!r} but carries the id of "
-                      f"{model.name!r}, which decodes it (the id decides)", media.MediaWarning,
-                      stacklevel=3)
-
-
 def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
     """Unpack and check a file against the model (modality, identity, latent geometry) and the
     resource budget (vqcodec.limits) before anything is allocated for decoding."""
@@ -365,12 +297,6 @@ def decompress(data: bytes, model: LoadedModel | None = None, layers: int | None
     on_cpu = next(model.codec.decoder.parameters()).device.type == "cpu"
     return decompress_many([data], model, layers,
                            limits.CPU_BATCH_PIXELS if on_cpu else BATCH_PIXELS)[0]
-
-
-def check_layers_arg(layers: int | None) -> None:
-    """CodecError unless layers (how many stored layers to decode) is None or at least 1."""
-    if layers is not None and layers < 1:
-        raise CodecError(f"--layers must be 1 or more, not {layers}")
 
 
 def check_vqc_input(src: Path) -> None:
@@ -446,8 +372,6 @@ def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None =
     src, dst = Path(src), Path(dst)
     check_output(src, dst, force)
     if media.modality_of(src) == "audio":
-        from .audio_codec import compress_audio_file
-
         return info(compress_audio_file(src, dst, _model(model, device, "audio"), layers,
                                         progress))
     img = media.load_image(src)
@@ -483,8 +407,6 @@ def decompress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None
 
 def _decompress_audio_file(src: Path, dst: Path, model, layers: int | None, device: str,
                            progress) -> dict:
-    from .audio_codec import decompress_audio_file
-
     if media.modality_of(dst) != "audio":
         raise CodecError(f"this is an audio file: the output must end in one of "
                          f"{', '.join(sorted(media.AUDIO_EXTS))}, not {dst.suffix or '(none)'!r}")
@@ -524,11 +446,6 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
     Returns:
         batch.Summary (its exit_code is 1 if any file failed).
     """
-    import time
-    import warnings
-
-    from . import batch
-
     t0 = time.time()
     check_layers_arg(layers)
     if batch_size is not None and batch_size < 1:
@@ -556,8 +473,6 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
         imgs = []
         for i, it in enumerate(chunk):
             if media.modality_of(it.src) == "audio":  # one file at a time, chunk by chunk
-                from .audio_codec import compress_audio_file
-
                 res[i] = (len(compress_audio_file(it.src, it.dst, get_model(None, "audio"),
                                                   layers)), None)
                 continue
@@ -577,8 +492,6 @@ def folder_job(src_root: Path, dst_root: Path, compressing: bool,
         datas = [it.src.read_bytes() for it in chunk]
         head = _header(datas[0])
         if head.modality == "audio":  # alone in its group (see key)
-            from .audio_codec import decompress_audio_file
-
             decompress_audio_file(datas[0], chunk[0].dst, get_model(head, "audio"), layers)
             return [(chunk[0].dst.stat().st_size, None)]
         outs = decompress_many(datas, get_model(head), layers)

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from . import audio, container, limits
-from .api import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 from .files import atomic_write_bytes
 from .media import MediaWarning
 from .models import LoadedModel
+from .segments import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 
 SEGMENT_SECONDS = 10.0  # chunk length: a container segment per channel
 LEVEL_DROP_DB = 6.0  # warn when the model gives audio back this much quieter (see _warn_level)
@@ -258,7 +258,7 @@ def _unpack(data: bytes) -> container.VQCFile:
 
 
 def _check_model(f: container.VQCFile, model: LoadedModel, layers: int | None) -> None:
-    """Identity, header fields (api.check_model) and the layers asked for, before decoding."""
+    """Identity, header fields (segments.check_model) and the layers asked for, before decoding."""
     if f.modality != "audio":
         raise CodecError(f"this is an {f.modality} file, not audio")
     check_model(f, model)

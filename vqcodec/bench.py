@@ -23,6 +23,7 @@ from PIL import Image
 from . import api, container, media
 from .coding import cross_entropy_bits
 from .models import list_models, load_model
+from .segments import with_groups
 
 QUALITIES = {"jpeg": [10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
              "webp": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
@@ -134,7 +135,7 @@ def _bench_model(name: str, images: dict, device: str, log: Callable[[str], None
 
 def _layer_stats(acc: dict, img: np.ndarray, lm, f: container.VQCFile) -> None:
     """Add one image's stream bits and the prior's cross-entropy per layer to acc."""
-    codes = api._with_groups(api.encode_codes(img, lm, rdo=0.0))  # the codes of f (lam = 0)
+    codes = with_groups(api.encode_codes(img, lm, rdo=0.0))  # the codes of f (lam = 0)
     ex = lm.codec.exact
     sm = ex.step_map(*codes.shape[-2:])
     for i in range(lm.codec.num_layers):

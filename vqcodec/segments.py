@@ -1,0 +1,102 @@
+"""The segment coder both codecs share: codes <-> one rANS stream per layer under the model's
+exact prior, the index hashes that check a decode, and the checks of a file against its model.
+
+::
+
+    codes (B, n, [G,] h, w) --per layer, per decoding step: integer probabilities--> rANS
+       streams + index hashes = container.Segment
+    Segment --the same probabilities, step by step--> codes (hash-checked)
+
+The image codec (api) and the audio codec (audio_codec) both call it; it knows neither.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from . import container, limits, media
+from .coding import StreamDecoder, StreamEncoder, StreamError
+from .models import LoadedModel
+
+
+class CodecError(ValueError):
+    """Compression or decompression failed; the message is one line for the user."""
+
+
+def with_groups(codes: torch.Tensor) -> torch.Tensor:
+    """Codes as (B, n, G, h, w): a plain HR-VQ's (B, n, h, w) gets a group axis of 1."""
+    return codes if codes.dim() == 5 else codes.unsqueeze(2)
+
+
+def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment]:
+    """One segment per item of codes (B, >= n, [G,] h, w): the first n layers, each a rANS stream
+    (step by step of the prior's decoding order) and a hash of its indices."""
+    ex, c5 = codec.exact, with_groups(codes)
+    h, w = c5.shape[-2:]
+    sm = ex.step_map(h, w)
+    streams: list[list[bytes]] = [[] for _ in codes]
+    for i in range(n):
+        encs = [StreamEncoder() for _ in codes]
+        for t in range(ex.steps):
+            probs = ex.step_probs(c5, i, t).cpu().numpy()
+            for b, enc in enumerate(encs):
+                enc.add(c5[b, i][sm == t].numpy(), probs[b])
+        for b, enc in enumerate(encs):
+            streams[b].append(enc.finish())
+    return [container.Segment((h, w), streams[b],
+                              [container.code_hash(codes[b, i].numpy()) for i in range(n)])
+            for b in range(len(codes))]
+
+
+def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor:
+    """Codes (B, k, [G,] h, w) of the first k layers of segments that share one latent shape.
+
+    Raises CodecError for a bad stream, or indices that differ from the encoder's (hash)."""
+    ex = codec.exact
+    h, w = segs[0].latent_shape
+    sm = ex.step_map(h, w)
+    c5 = torch.zeros(len(segs), k, sm.shape[0], h, w, dtype=torch.long)
+    for i in range(k):
+        try:
+            decs = [StreamDecoder(seg.streams[i]) for seg in segs]
+            for t in range(ex.steps):
+                probs = ex.step_probs(c5, i, t).cpu().numpy()
+                for b, dec in enumerate(decs):
+                    c5[b, i][sm == t] = torch.from_numpy(dec.decode(probs[b]))
+        except StreamError as e:
+            raise CodecError(f"layer {i + 1}: {e}") from None
+        codes = c5 if codec.groups else c5[:, :, 0]
+        for b, seg in enumerate(segs):
+            if container.code_hash(codes[b, i].numpy()) != seg.code_hashes[i]:
+                raise CodecError(f"layer {i + 1} decoded to different indices than were "
+                                 "encoded (corrupt file, or a prior that differs from the "
+                                 "encoder's)")
+    return c5 if codec.groups else c5[:, :, 0]
+
+
+def check_model(f: container.VQCFile, model: LoadedModel) -> None:
+    """The file's identity and header fields against the model, before anything is decoded.
+
+    The id decides: a different id is an error. The name in a file is a label; one that differs
+    from the model's gives a MediaWarning (the id's model decodes it, as the hashes confirm)."""
+    if model.model_id != f.model_id:
+        raise CodecError(f"this file was made by model {f.model_name!r} (id {f.model_id.hex()}), "
+                         f"not by {model.name!r} (id {model.model_id.hex()})")
+    codec = model.codec
+    try:
+        limits.check_model_fields(f.num_layers_model, f.num_layers, f.codebook_size,
+                                  codec.num_layers, codec.m, model.name)
+    except limits.LimitError as e:
+        raise CodecError(str(e)) from None
+    if f.model_name != model.name:
+        warnings.warn(f"the file names model {f.model_name!r} but carries the id of "
+                      f"{model.name!r}, which decodes it (the id decides)", media.MediaWarning,
+                      stacklevel=3)
+
+
+def check_layers_arg(layers: int | None) -> None:
+    """CodecError unless layers (how many stored layers to decode) is None or at least 1."""
+    if layers is not None and layers < 1:
+        raise CodecError(f"--layers must be 1 or more, not {layers}")
