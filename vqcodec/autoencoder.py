@@ -266,10 +266,8 @@ def _run_lr(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     ran under the same autocast); float32 out."""
     x = x.contiguous(memory_format=torch.channels_last)
     use = not torch.is_grad_enabled() and fast_bf16(x.device)
-    if use:
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            return net(x).float()
-    return net(x).float()
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=use):
+        return net(x).float()
 
 
 class EncoderLR(nn.Module):

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quantizer import DEAD_USAGE, USAGE_DECAY
+from .quantizer import DEAD_USAGE, USAGE_DECAY, restart_words
 
 SCALE_DECAY = 0.99
 
@@ -216,14 +216,8 @@ class ProductHRVQ(nn.Module):
             book = (torch.arange(self.g, device=path.device) * books + path).reshape(-1)
             res = residual.reshape(-1, self.d)
             dead = self.usage(i).view(-1, self.m) < threshold
-            perm = torch.randperm(len(book), device=book.device)
-            pick = torch.full((cb.shape[0],), -1, dtype=torch.long, device=book.device)
-            pick.scatter_(0, book[perm], perm)
-            todo = dead & (pick >= 0).unsqueeze(1)
-            bi, wi = todo.nonzero(as_tuple=True)
+            bi, wi = restart_words(cb, dead, book, res)
             if len(bi):
-                src = res[pick[bi]]
-                cb[bi, wi] = src + torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
                 self.usage(i).view(-1, self.m)[bi, wi] = 1.0
                 self.rate_logits[i].data.view(-1, self.m)[bi, wi] = 0.0
             revived.append(len(bi))

@@ -39,6 +39,26 @@ DEAD_USAGE = 0.01
 EMA_DECAY = 0.99  # codeword = EMA(sum of assigned residuals) / EMA(count), for update="ema"
 
 
+@torch.no_grad()
+def restart_words(cb: torch.Tensor, dead: torch.Tensor, book: torch.Tensor,
+                  residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Restart dead words in place on residuals routed to their codebook.
+
+    cb (books, m, D) the codebooks, dead (books, m) which words are dead, book (N,) the codebook
+    each residual (N, D) was routed to. Every dead word of a codebook that received vectors
+    becomes one of them (drawn at random) plus 5 % noise; an unused codebook is left alone (its
+    parent is unused too). Returns the (book, word) indices restarted."""
+    # One random routed residual per codebook: scatter over a shuffled order.
+    perm = torch.randperm(len(book), device=book.device)
+    pick = torch.full((cb.shape[0],), -1, dtype=torch.long, device=book.device)
+    pick.scatter_(0, book[perm], perm)
+    books, words = (dead & (pick >= 0).unsqueeze(1)).nonzero(as_tuple=True)
+    if len(books):
+        src = residual[pick[books]]
+        cb[books, words] = src + torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
+    return books, words
+
+
 class HRVQ(nn.Module):
     """Hierarchical residual VQ over the channel dimension of a (B, D, *spatial) tensor.
 
@@ -220,18 +240,9 @@ class HRVQ(nn.Module):
             residual, path = last
             cb = self.codebooks[i].data
             dead = self.usage(i).view(cb.shape[0], cb.shape[1]) < threshold  # (books, words)
-            # One random routed residual per codebook: scatter over a shuffled order.
-            perm = torch.randperm(len(path), device=path.device)
-            pick = torch.full((cb.shape[0],), -1, dtype=torch.long, device=path.device)
-            pick.scatter_(0, path[perm], perm)
-            has = pick >= 0
-            todo = dead & has.unsqueeze(1)
-            n_dead = int(todo.sum())
+            books, words = restart_words(cb, dead, path, residual)
+            n_dead = len(books)
             if n_dead:
-                books, words = todo.nonzero(as_tuple=True)
-                src = residual[pick[books]]
-                noise = torch.randn_like(src) * (src.norm(dim=-1, keepdim=True) * 0.05 + 1e-4)
-                cb[books, words] = src + noise
                 self.usage(i).view(cb.shape[0], cb.shape[1])[books, words] = 1.0
                 leaves = books * cb.shape[1] + words  # the EMA of a restarted word starts afresh
                 getattr(self, f"ema_count_{i}")[leaves] = 0.0

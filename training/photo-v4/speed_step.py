@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vqcodec.models import Codec
 from vqcodec.train import PRESETS, Stage1, draw_lambda
 
-BASE = {k: v for k, v in PRESETS["photo-v4"].items()}
+BASE = dict(PRESETS["photo-v4"])
 CANDIDATES = {
     "v4 (96/192, 2+3 blocks)": {},
     "narrow (64/128, 2+2 blocks)": dict(channels=[64, 128], stage_blocks=[2, 2]),
