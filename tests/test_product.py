@@ -1,10 +1,12 @@
 """Product HR-VQ (G trees over channel groups, entropy-constrained choice) and its (layer,
 group) prior: shapes, the lam knob, exactness, and a tiny low-resolution model end to end."""
 
+import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -158,3 +160,37 @@ def test_exact_stem_lookup_equals_the_conv_of_one_hots():
         if above is not None:
             ref = ref + F.conv2d(above, ex.t[f"l{s}.stem_a.w"].float())
         assert torch.equal(ex.stem_acc(codes, s, known), ref)
+
+
+def test_split_groups_keeps_the_parent_quantizer():
+    from vqcodec.product_vq import ProductHRVQ, split_groups
+
+    torch.manual_seed(0)
+    q, q2 = ProductHRVQ(16, 2, 4, 2), ProductHRVQ(16, 4, 4, 2)
+    state = split_groups({"quantizer." + k: v for k, v in q.state_dict().items()}, 2)
+    q2.load_state_dict({k.removeprefix("quantizer."): v for k, v in state.items()})
+    z = torch.randn(2, 16, 5, 5)
+    codes = q.search(z)
+    # the parent's codes, each index repeated for both halves, decode to the same latent ...
+    assert torch.equal(q2.decode_codes(codes.repeat_interleave(2, 2)), q.decode_codes(codes))
+    # ... and the split search, free to pick each half, is at least as near
+    err = (z - q.decode_codes(codes)).pow(2).mean()
+    assert (z - q2.decode_codes(q2.search(z))).pow(2).mean() <= err
+
+
+def test_init_splits_a_parent_with_fewer_groups(lowres_model, image_folder, tmp_path, monkeypatch):
+    import vqcodec.train as tr
+
+    monkeypatch.setitem(tr.PRESETS, "tiny-lowres-8", {**tr.PRESETS["tiny-lowres"], "groups": 8})
+    out = tr.train(image_folder, tmp_path / "split", preset="tiny-lowres-8", steps=0,
+                   prior_steps=5, init=lowres_model, device="cpu", echo=lambda s: None)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["groups"] == 8 and cfg["training"]["init"]["name"] == "tiny-lr"
+    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    lm = load_model(out)
+    assert api.decompress(api.compress(img, lm), lm).shape == img.shape
+    monkeypatch.setitem(tr.PRESETS, "tiny-lowres-6", {**tr.PRESETS["tiny-lowres"], "groups": 6,
+                                                      "latent_dim": 18})
+    with pytest.raises(ValueError, match="another architecture"):
+        tr.train(image_folder, tmp_path / "bad", preset="tiny-lowres-6", steps=0, prior_steps=1,
+                 init=lowres_model, device="cpu", echo=lambda s: None)

@@ -80,12 +80,18 @@ class QStem(nn.Module):
             w = torch.maximum(w, self.above.detach().abs().flatten(1).amax(1))
         return w.clamp_min(1e-8) / 127
 
-    def forward(self, above, cur) -> torch.Tensor:
+    def context(self, above) -> torch.Tensor | None:
+        """The 1x1 conv of the context above: the same in every phase, so computed once."""
+        if above is None:
+            return None
+        s = self.step().view(-1, 1, 1, 1)
+        return F.conv2d(above, _round_ste(self.above / s) * s)
+
+    def forward(self, above, cur, context: torch.Tensor | None = None) -> torch.Tensor:
         s = self.step().view(-1, 1, 1, 1)
         y = F.conv2d(cur, _round_ste(self.cur / s) * s, self.bias, padding=2)
-        if above is not None:
-            y = y + F.conv2d(above, _round_ste(self.above / s) * s)
-        return y
+        context = self.context(above) if context is None else context
+        return y if context is None else y + context
 
 
 class StreamPrior(nn.Module):
@@ -100,8 +106,8 @@ class StreamPrior(nn.Module):
         self.mix = QConv(width, width, 1)
         self.head = QConv(width, m, 1)
 
-    def forward(self, above, cur) -> torch.Tensor:
-        a = quant_act(self.stem(above, cur))
+    def forward(self, above, cur, context: torch.Tensor | None = None) -> torch.Tensor:
+        a = quant_act(self.stem(above, cur, context))
         for c1, c2 in self.blocks:
             a = quant_act(a + c2(quant_act(c1(a))))
         logits = self.head(quant_act(self.mix(a)))
@@ -128,10 +134,14 @@ class GroupPrior(nn.Module):
         flat = codes.flatten(1, 2)
         per_layer = [0.0] * n
         total = codes.new_zeros((), dtype=torch.float32)
+        hot = _one_hot(flat, self.m)  # every stream's one-hots, once
         for s in range(n * g):
             nll = torch.zeros(b, h, w, device=codes.device)
+            context = self.nets[s].stem.context(hot[:, :s * self.m] if s else None)
             for p in range(self.phases):
-                logits = self.nets[s](*stream_inputs(codes, s, pm < p, self.m))
+                kn = (pm < p).expand(b, h, w).unsqueeze(1).float()
+                cur = torch.cat([hot[:, s * self.m:(s + 1) * self.m] * kn, kn], 1)
+                logits = self.nets[s](None, cur, context)
                 ce = F.cross_entropy(logits, flat[:, s], reduction="none")
                 nll = torch.where(pm == p, ce, nll)
             bits = nll.mean() / math.log(2)

@@ -240,3 +240,30 @@ class ProductHRVQ(nn.Module):
 
     def bits_per_index(self) -> float:
         return math.log2(self.m)
+
+
+@torch.no_grad()
+def split_groups(state: dict[str, torch.Tensor], factor: int,
+                 prefix: str = "quantizer.") -> dict[str, torch.Tensor]:
+    """A product HR-VQ state with each group of d dims split into `factor` groups of d/factor.
+
+    New group g*f + j takes the j-th slice of group g's words, in the codebook of the same path
+    index, and group g's entropy tables: where the f sub-groups pick the same index the split
+    quantizer reproduces the old one exactly, and each layer's nearest slice is at least as near,
+    so the split model starts where its parent stopped, with f times the bits per position."""
+    out = dict(state)
+    for key, t in state.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if name.startswith("codebooks."):  # (G, books, m, d) -> (G*f, books, m, d/f)
+            g, books, m, d = t.shape
+            if d % factor:
+                raise ValueError(f"groups of {d} dims do not split by {factor}")
+            t = t.reshape(g, books, m, factor, d // factor).permute(0, 3, 1, 2, 4)
+            out[key] = t.reshape(g * factor, books, m, d // factor).contiguous()
+        elif name.startswith("rate_logits."):  # (G, books, m) -> (G*f, books, m)
+            out[key] = t.repeat_interleave(factor, 0).contiguous()
+        elif name == "scale":  # the running energy per group vector, shared by its slices
+            out[key] = (t / factor).repeat_interleave(factor, 0)
+    return out
