@@ -19,6 +19,7 @@ import torch
 
 from . import batch, container, limits, media
 from .audio_codec import compress_audio_file, decompress_audio_file
+from .errors import reraise_as
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, ModelError, list_models, load_model, model_id
 from .rdo import search_rd
@@ -239,38 +240,29 @@ def _find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
 
 def _header(data: bytes) -> container.VQCFile:
     """The header of .vqc bytes (or of a prefix of them), without reading the payload."""
-    try:
+    with reraise_as(CodecError, container.ContainerError):
         return container.read_header(data)
-    except container.ContainerError as e:
-        raise CodecError(str(e)) from None
 
 
 def _read_header(path: Path) -> container.VQCFile:
     """The header of a .vqc file, however large the format lets it be (many chunks or tiles)."""
-    with open(path, "rb") as fh:
-        try:
-            return container.read_header_file(fh)
-        except container.ContainerError as e:
-            raise CodecError(str(e)) from None
+    with open(path, "rb") as fh, reraise_as(CodecError, container.ContainerError):
+        return container.read_header_file(fh)
 
 
 def _parse(data: bytes, model: LoadedModel | None) -> container.VQCFile:
     """Unpack and check a file against the model (modality, identity, latent geometry) and the
     resource budget (vqcodec.limits) before anything is allocated for decoding."""
-    try:
+    with reraise_as(CodecError, container.ContainerError):
         f = container.unpack(data)
-    except container.ContainerError as e:
-        raise CodecError(str(e)) from None
     if f.modality != "image":
         raise CodecError(f"this is an {f.modality} file, not an image (use decompress_audio)")
     if model is not None:
         check_model(f, model)
         codec, geo = model.codec, f.geometry
-        try:
+        with reraise_as(CodecError, limits.LimitError):
             limits.check_pixels(geo.width, geo.height, "the image")
             limits.check_tiling(geo.width, geo.height, f.segment_size, codec.stride)
-        except limits.LimitError as e:
-            raise CodecError(str(e)) from None
         grid = tile_grid(geo.height, geo.width, f.segment_size)
         if len(grid) != len(f.segments):
             raise CodecError(f"the file has {len(f.segments)} tiles, its image size needs "
@@ -337,10 +329,8 @@ def decompress_many(datas: list[bytes], model: LoadedModel, layers: int | None =
 
 def info(data: bytes) -> dict:
     """Header facts of .vqc bytes: model, geometry, layers, bytes per layer, bits per pixel."""
-    try:
+    with reraise_as(CodecError, container.ContainerError):
         f, per_layer = container.inspect(data)  # fully verified; no object per segment
-    except container.ContainerError as e:
-        raise CodecError(str(e)) from None
     out = {"modality": f.modality, "model": f.model_name, "model_id": f.model_id.hex(),
            "format_version": container.FORMAT_VERSION, "layers_stored": f.num_layers,
            "layers_model": f.num_layers_model, "codebook_size": f.codebook_size,

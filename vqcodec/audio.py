@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .errors import one_line
 from .files import atomic_path
 from .media import AUDIO_EXTS, MediaError, MediaWarning, check_regular_file
 
@@ -44,9 +45,6 @@ _SHORT_SLACK = 4096
 _FLAC_MAX_CHANNELS, _FLAC_MAX_RATE, _VORBIS_MAX_RATE = 8, 655350, 200000
 _WAV_MAX_DATA = (1 << 32) - 1 - 44
 
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 def model_length(num_samples: int, rate: int, model_rate: int) -> int:
@@ -98,7 +96,7 @@ def check_target(path: Path, rate: int, channels: int, num_samples: int) -> tupl
         try:  # what libsndfile itself accepts, tried in memory
             sf.SoundFile(io.BytesIO(), "w", rate, channels, fmt[1], format=fmt[0]).close()
         except Exception as e:
-            problem = _one_line(e).replace(" <_io.BytesIO object", "").split(" at 0x")[0]
+            problem = one_line(e).replace(" <_io.BytesIO object", "").split(" at 0x")[0]
     if problem:
         raise MediaError(f"cannot write {path}: {problem}; choose another output format")
     return fmt
@@ -125,7 +123,7 @@ class AudioReader:
         try:
             self._f = sf.SoundFile(str(self.path))
         except Exception as e:  # LibsndfileError, TypeError from odd headers, ...
-            raise MediaError(f"not a readable audio file: {self.path} ({_one_line(e)})") from None
+            raise MediaError(f"not a readable audio file: {self.path} ({one_line(e)})") from None
         self.rate, self.channels, self.frames = self._f.samplerate, self._f.channels, self._f.frames
         self.read = 0  # frames read so far (blocks())
         problem = None
@@ -153,7 +151,7 @@ class AudioReader:
             try:
                 b = self._f.read(BLOCK, dtype="float32", always_2d=True)
             except Exception as e:
-                raise MediaError(f"corrupt audio data in {self.path} ({_one_line(e)})") from None
+                raise MediaError(f"corrupt audio data in {self.path} ({one_line(e)})") from None
             if not len(b):
                 _warn_nonfinite(self.path.name, bad)
                 return
@@ -233,7 +231,7 @@ class AudioWriter:
             # renaming it (empty) over an existing output.
             self._stack.__exit__(type(e), e, e.__traceback__)
             raise MediaError(f"cannot write {self.path} as {self.format} ({self.rate} Hz, "
-                             f"{self.channels} channels): {_one_line(e)}") from None
+                             f"{self.channels} channels): {one_line(e)}") from None
         return self
 
     def _put(self, frames: np.ndarray) -> None:
@@ -242,7 +240,7 @@ class AudioWriter:
             try:
                 self._f.write(np.clip(frames, -1.0, 1.0))
             except sf.LibsndfileError as e:
-                raise MediaError(f"cannot write {self.path}: {_one_line(e)}") from None
+                raise MediaError(f"cannot write {self.path}: {one_line(e)}") from None
             self.written += len(frames)
 
     def write(self, chunk: np.ndarray) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import audio, container, limits
+from .errors import reraise_as
 from .files import atomic_write_bytes
 from .media import MediaWarning
 from .models import LoadedModel
@@ -48,10 +49,8 @@ def segment_samples(model: LoadedModel, seconds: float = SEGMENT_SECONDS) -> int
     """Chunk length at the model's rate: `seconds`, rounded to whole latent frames."""
     s = model.codec.stride
     n = max(1, round(seconds * model.codec.sample_rate / s)) * s
-    try:
+    with reraise_as(CodecError, limits.LimitError):
         limits.check_chunk(n, model.codec.sample_rate, s)  # the decoder refuses longer ones
-    except limits.LimitError as e:
-        raise CodecError(str(e)) from None
     return n
 
 
@@ -213,10 +212,8 @@ def _chunk_lengths(f: container.VQCFile, model: LoadedModel) -> list[int]:
     seg = f.segment_size or total
     if total == 0 or seg % codec.stride:
         raise CodecError(f"chunk length {seg} does not fit this model (stride {codec.stride})")
-    try:
+    with reraise_as(CodecError, limits.LimitError):
         limits.check_chunk(seg, codec.sample_rate, codec.stride)
-    except limits.LimitError as e:
-        raise CodecError(str(e)) from None
     count = -(-total // seg)  # checked before the lengths are listed: total can be huge
     if count * g.channels != len(f.segments):
         raise CodecError(f"the file has {len(f.segments)} segments, its length and channels need "
@@ -251,10 +248,8 @@ def decode_chunks(f: container.VQCFile, model: LoadedModel,
 
 
 def _unpack(data: bytes) -> container.VQCFile:
-    try:
+    with reraise_as(CodecError, container.ContainerError):
         return container.unpack(data)
-    except container.ContainerError as e:
-        raise CodecError(str(e)) from None
 
 
 def _check_model(f: container.VQCFile, model: LoadedModel, layers: int | None) -> None:
@@ -272,10 +267,8 @@ def decompress_audio(data: bytes, model: LoadedModel,
     _check_model(f, model, layers)
     g = f.geometry
     total = audio.model_length(g.num_samples, g.sample_rate, model.codec.sample_rate)
-    try:  # the whole clip is held in memory here, at both rates
+    with reraise_as(CodecError, limits.LimitError):  # the whole clip is held here, at both rates
         limits.check_audio_values(max(g.num_samples, total), g.channels)
-    except limits.LimitError as e:
-        raise CodecError(str(e)) from None
     x = np.concatenate(list(decode_chunks(f, model, layers)), 1).T
     y = audio.resample(np.ascontiguousarray(x), model.codec.sample_rate, g.sample_rate)
     y = np.pad(y[:g.num_samples], ((0, max(0, g.num_samples - len(y))), (0, 0)))

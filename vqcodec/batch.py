@@ -41,10 +41,10 @@ from rich.table import Table
 from rich.text import Text
 
 from . import container
+from .errors import one_line
 from .media import modality_of
+from .naming import DEFAULT_DECODED_EXT, VQC_EXT, output_name  # noqa: F401 (re-exported)
 
-VQC_EXT = ".vqc"
-DEFAULT_DECODED_EXT = {"image": ".png", "audio": ".flac"}  # for a .vqc without a media name
 # Temporary files of files.atomic_path: ".NAME.<8 hex>.tmp[.EXT]"; group 1 is NAME.
 _TEMP_RE = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
 
@@ -102,27 +102,6 @@ class Summary:
         d["files_per_second"] = self.files_per_second()
         d["exit_code"] = self.exit_code
         return d
-
-
-def output_name(rel: Path, compressing: bool, src: Path | None = None) -> Path:
-    """a/b.png <-> a/b.png.vqc; a .vqc without a media name inside decodes to NAME.png, or to
-    NAME.flac if the header of `src` (the .vqc itself, only read in that case) says audio."""
-    rel = Path(rel)
-    if compressing:
-        return rel.with_name(rel.name + VQC_EXT)
-    stem = rel.name[: -len(VQC_EXT)] if rel.name.lower().endswith(VQC_EXT) else rel.name
-    if not stem or modality_of(Path(stem)) is None:
-        stem += DEFAULT_DECODED_EXT[(src is not None and _file_modality(src)) or "image"]
-    return rel.with_name(stem)
-
-
-def _file_modality(path: Path) -> str | None:
-    """The modality a .vqc file's header declares; None if unreadable (process() reports it)."""
-    try:
-        with open(path, "rb") as fh:
-            return container.peek_modality(fh.read(64))
-    except OSError:
-        return None
 
 
 def _is_temp(name: str) -> bool:
@@ -302,9 +281,6 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
     return todo, results, ignored
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
 
 def _groups(items: list[Item], group_key: Callable[[Item], object] | None,
             batch_size: int) -> Iterator[list[Item]]:
@@ -353,7 +329,7 @@ def run(items: list[Item], process: Callable[[list[Item]], list[tuple[int, str |
                 for it in group:
                     attempt([it])
             else:
-                record(group[0], 0, _one_line(e), time.perf_counter() - t0)
+                record(group[0], 0, one_line(e), time.perf_counter() - t0)
             return
         each = (time.perf_counter() - t0) / len(group)
         for it, (out, err) in zip(group, outs, strict=True):

@@ -13,6 +13,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from .naming import default_output, vqc_modality
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="vqcodec: learned compression of images and audio with HR-VQVAE, a "
                        "bit-exact PixelCNN prior and rANS. Files end in .vqc.")
@@ -58,25 +60,6 @@ def _run(fn):
                     err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False,
                               soft_wrap=True)
     return result
-
-
-def _default_output(src: Path, compressing: bool) -> Path:
-    if compressing:
-        return src.with_name(src.name + ".vqc")
-    name = src.name[:-4] if src.name.endswith(".vqc") else src.name
-    if Path(name).suffix:
-        return src.with_name(name)
-    return src.with_name(name + (".wav" if _is_audio_vqc(src) else ".png"))
-
-
-def _is_audio_vqc(src: Path) -> bool:
-    from . import container
-
-    try:
-        with open(src, "rb") as fh:
-            return container.read_header_file(fh).modality == "audio"
-    except (OSError, container.ContainerError):
-        return False  # the decoder reports the real problem
 
 
 @contextmanager
@@ -236,7 +219,7 @@ def compress(
         _folder(input, output, True, model, None if target is None else int(target.value),
                 force, shard, batch_size, device, as_json, quiet)
     _check_pipes(input, output, as_json)
-    dst = output or _default_output(input, True)
+    dst = output or default_output(input, True)
     t = time.time()
 
     def go():
@@ -288,10 +271,10 @@ def decompress(
 
     def go():
         with pipes.stdin_path(input, (".vqc",)) as src:
-            audio = _is_audio_vqc(src)
+            audio = vqc_modality(src, True) == "audio"
             ext = "." + (pipes.check_format(fmt, "audio" if audio else "image")
                          or ("wav" if audio else "png"))
-            dst = output or _default_output(input, False)
+            dst = output or default_output(input, False)
             with pipes.stdout_path(dst, ext) as d, _audio_progress(not quiet) as progress:
                 res = api.decompress_file(src, d, model, layers, force, device, progress)
                 return dst, res, d.stat().st_size

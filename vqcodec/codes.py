@@ -25,8 +25,10 @@ import numpy as np
 
 from . import api, audio, batch, container, media
 from .audio_codec import iter_codes, segment_samples
+from .errors import CodecError, reraise_as
 from .files import atomic_path
 from .models import LoadedModel, load_model
+from .naming import codes_output_name, vqc_modality
 
 FORMAT = "vqcodec-codes"
 VERSION = 1
@@ -94,10 +96,8 @@ def codes_of_vqc(data: bytes, model: LoadedModel | None = None, device: str = "c
     """The indices stored in .vqc bytes: entropy decoding only (no decoder network runs).
 
     model: the model that made the file; found among the shipped ones when None."""
-    try:
+    with reraise_as(CodecError, container.ContainerError):
         f = container.unpack(data)
-    except container.ContainerError as e:
-        raise api.CodecError(str(e)) from None
     lm = model if model is not None else api._find_model_for(f, api.resolve_device(device))
     if lm.model_id != f.model_id:
         raise api.CodecError(f"this file was made by model {f.model_name!r} (id "
@@ -114,9 +114,7 @@ def codes_of_file(src: Path, model: str | Path | LoadedModel | None = None,
     src = Path(src)
     media.check_regular_file(src, "a media or .vqc file")
     dev = api.resolve_device(device)
-    with open(src, "rb") as fh:
-        is_vqc = container.peek_modality(fh.read(64)) is not None
-    if is_vqc:
+    if vqc_modality(src) is not None:
         lm = model if isinstance(model, LoadedModel) or model is None else load_model(model, dev)
         return codes_of_vqc(src.read_bytes(), lm, dev)
     modality = media.modality_of(src) or "image"
@@ -174,10 +172,7 @@ def is_complete(dst: Path) -> bool:
     return True
 
 
-def output_name(rel: Path) -> Path:
-    """a/b.png -> a/b.png.npz, a/b.png.vqc -> a/b.png.npz (the codes of the same image)."""
-    name = rel.name[:-4] if rel.name.lower().endswith(".vqc") else rel.name
-    return rel.with_name(name + ".npz")
+output_name = codes_output_name  # the name it had; naming.py holds every naming rule
 
 
 def folder_codes(src_root: Path, dst_root: Path, model: str | Path | LoadedModel | None = None,

@@ -38,6 +38,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import limits
 from .bombs import BombError, check_png
+from .errors import one_line
 from .files import atomic_path
 
 IMAGE_EXTS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
@@ -136,9 +137,6 @@ def _sixteen_bit_as_rgb(img: Image.Image) -> bool:
     return False
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
 
 def check_regular_file(path: Path, what: str) -> None:
     """MediaError unless path is an existing regular file; `what` names the expected kind."""
@@ -183,17 +181,17 @@ def load_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
     except MediaError:
         raise
     except BombError as e:
-        raise MediaError(f"image data too short for its size: {_one_line(e)}") from None
+        raise MediaError(f"image data too short for its size: {one_line(e)}") from None
     except Image.DecompressionBombError as e:
-        raise MediaError(f"image too large: {path} ({_one_line(e)})") from None
+        raise MediaError(f"image too large: {path} ({one_line(e)})") from None
     except UnidentifiedImageError:
         raise MediaError(f"not a readable image: {path} (cannot identify image file)") from None
     except OSError as e:
         if e.errno is not None:  # the file itself could not be read (permissions, I/O)
             raise MediaError(f"cannot read {path}: {e.strerror}") from None
-        raise MediaError(f"not a readable image: {path} ({_one_line(e)})") from None
+        raise MediaError(f"not a readable image: {path} ({one_line(e)})") from None
     except Exception as e:  # Pillow decoders raise many types (struct.error, ...) on corrupt data
-        raise MediaError(f"not a readable image: {path} ({_one_line(e)})") from None
+        raise MediaError(f"not a readable image: {path} ({one_line(e)})") from None
     for note in notes:
         warnings.warn(f"{path.name}: {note}", MediaWarning, stacklevel=2)
     return np.ascontiguousarray(arr)

@@ -18,11 +18,8 @@ import torch
 
 from . import container, limits, media
 from .coding import StreamDecoder, StreamEncoder, StreamError
+from .errors import CodecError, reraise_as
 from .models import LoadedModel
-
-
-class CodecError(ValueError):
-    """Compression or decompression failed; the message is one line for the user."""
 
 
 def with_groups(codes: torch.Tensor) -> torch.Tensor:
@@ -85,11 +82,9 @@ def check_model(f: container.VQCFile, model: LoadedModel) -> None:
         raise CodecError(f"this file was made by model {f.model_name!r} (id {f.model_id.hex()}), "
                          f"not by {model.name!r} (id {model.model_id.hex()})")
     codec = model.codec
-    try:
+    with reraise_as(CodecError, limits.LimitError):
         limits.check_model_fields(f.num_layers_model, f.num_layers, f.codebook_size,
                                   codec.num_layers, codec.m, model.name)
-    except limits.LimitError as e:
-        raise CodecError(str(e)) from None
     if f.model_name != model.name:
         warnings.warn(f"the file names model {f.model_name!r} but carries the id of "
                       f"{model.name!r}, which decodes it (the id decides)", media.MediaWarning,

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import api, container, media
 from .audio_codec import compress_audio, compress_audio_path
+from .errors import reraise_as
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, load_model
 
@@ -145,10 +146,8 @@ def rate_of(f: container.VQCFile, nbytes: int) -> float:
 
 def candidates(data: bytes) -> list[Candidate]:
     """Every layer count of a .vqc file, each cut from it (no re-encoding), fewest first."""
-    try:
+    with reraise_as(TargetError, container.ContainerError):
         f = container.unpack(data)
-    except container.ContainerError as e:
-        raise TargetError(str(e)) from None
     return [Candidate({"layers": k}, data if k == f.num_layers
                       else container.pack(container.truncate(f, k)))
             for k in range(1, f.num_layers + 1)]
@@ -310,10 +309,8 @@ def _report(best: Candidate, target: Target, note: str | None) -> dict:
 
 def truncate_bytes(data: bytes, target: Target, strict: bool = False) -> tuple[bytes, str | None]:
     """A .vqc file cut to the layers that meet target (no model, no re-encoding), + warning."""
-    try:
+    with reraise_as(TargetError, container.ContainerError):
         head = container.read_header(data)
-    except container.ContainerError as e:
-        raise TargetError(str(e)) from None
     target.check(head.modality)
     if target.kind == "psnr":
         raise TargetError("--psnr needs the original image: use it with compress, not truncate")
