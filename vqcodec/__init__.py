@@ -10,8 +10,33 @@ HR-VQVAE (hierarchical residual vector quantization) + a bit-exact PixelCNN prio
     >>> data, warning = vqcodec.compress_to_target(image_uint8, model, vqcodec.Target("bpp", 0.3))
     >>> codes = vqcodec.encode_codes("photo.png")      # HR-VQ indices; vqcodec.read_codes(npz)
 
-Map: cli -> api (arrays, bytes, files) / targets (rate goals) / codes (indices out) / data
-(VQCDataset) -> audio_codec, coding, prior, quantizer, autoencoder, models -> container (.vqc).
+Package map, callers first (one module an idea; no import cycle: tests/test_imports.py):
+
+    cli            the `vqcodec` command: Typer commands, one line per error, --json on stdout
+    api            facade: compress/decompress/info over arrays, bytes and files; picks the codec
+    targets        rate and quality goals (--bpp, --kbps, --psnr, --max-size): encode once, cut
+    codes / data   the HR-VQ indices out (.npz) / a folder of .vqc files as a torch Dataset
+    bench, cards   rate-distortion and throughput benchmarks / the models' cards for `models`
+    train, train_audio   the two-stage training loop and its image / audio tasks and presets
+    batch          folder jobs: discovery, shards, resume, per-file failures, summary table
+    naming         output names (a/b.png <-> a/b.png.vqc) and .vqc header sniffing
+    audio_codec    audio: chunks with margins -> segments, and back (compress/decompress verbs)
+    rdo, sample    rate-distortion choice of words / ancestral samples from the prior
+    segments       the shared segment coder: codes <-> rANS streams under the exact prior,
+                   index hashes, a file's checks against its model
+    models         model folders: the Codec networks' assembly, identity, registry (DEFAULTS)
+    autoencoder, quantizer, product_vq, prior, group_prior   the networks: E/D, HR-VQ, prior
+    coding         rANS (constriction) streams
+    media, audio, pipes, files   image / audio I/O, stdin/stdout, atomic outputs
+    container      the .vqc format (numpy + struct only); limits, bombs: the decoder's budget
+    errors, metrics   CodecError and the one-line helpers / PSNR
+
+Data flow::
+
+    image/audio --media/audio--> array --api--> image codec (api) | audio_codec
+        --Encoder, HR-VQ--> codes --segments: exact prior + rANS (coding)--> streams
+        --container--> .vqc;  and back the same way, streams --> codes --> Decoder --> file
+
 The names below are imported lazily, so `vqcodec.container` (pure Python + numpy) can be used
 without importing torch.
 """

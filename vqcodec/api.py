@@ -19,6 +19,7 @@ import torch
 
 from . import batch, container, limits, media
 from .audio_codec import compress_audio_file, decompress_audio_file
+from .devices import resolve_device  # noqa: F401 (re-exported: api.resolve_device)
 from .errors import reraise_as
 from .files import atomic_write_bytes, check_output
 from .models import LoadedModel, ModelError, list_models, load_model, model_id
@@ -30,31 +31,6 @@ from .segments import (  # re-exported: the codecs' shared names live in segment
     decode_streams,
     encode_streams,
 )
-
-
-def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when a GPU is present, else "cpu"; "cpu", "cuda[:N]" and "mps" are kept
-    once they are known to exist here, anything else is a CodecError (one line, no traceback
-    from deep inside torch)."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError, TypeError):
-        raise CodecError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise CodecError(f"--device {device}: no CUDA GPU here (this torch "
-                             f"{'has no CUDA support' if torch.version.cuda is None else 'sees no GPU'}"
-                             "); use --device cpu or auto")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise CodecError(f"--device {device}: there are {torch.cuda.device_count()} CUDA GPUs")
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise CodecError(f"--device {device}: MPS is not available here; use --device cpu")
-    elif dev.type != "cpu":
-        raise CodecError(f"unsupported device {device!r} (use auto, cpu or cuda)")
-    return device
 
 
 def _check_image(img: np.ndarray) -> np.ndarray:

@@ -504,7 +504,7 @@ def sample(
 ) -> None:
     """Draw new images from a model's prior (ancestral sampling) into one grid image."""
     from . import media
-    from .api import resolve_device
+    from .devices import resolve_device
     from .files import check_output
     from .models import load_model
     from .sample import grid, sample_images
@@ -549,7 +549,7 @@ def bench_images(
     from rich.table import Table
 
     from . import bench
-    from .api import resolve_device
+    from .devices import resolve_device
 
     if not folder.is_dir():
         _fail(f"no such folder: {folder}")
@@ -594,7 +594,7 @@ def bench_audio(
     from rich.table import Table
 
     from . import bench
-    from .api import resolve_device
+    from .devices import resolve_device
 
     if not folder.is_dir():
         _fail(f"no such folder: {folder}")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, container, media
+from . import api, container, media, metrics
 from .audio_codec import compress_audio, compress_audio_path
 from .errors import reraise_as
 from .files import atomic_write_bytes, check_output
@@ -236,10 +236,7 @@ def _describe(c: Candidate) -> str:
     return ", ".join(f"{k} {v}" for k, v in c.setting.items())
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR (dB) of two uint8 images, over every channel; inf when they are equal."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+psnr = metrics.psnr  # PSNR (dB) of two uint8 images; inf when they are equal
 
 
 # -- compressing to a target ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import media
-from .api import resolve_device
+from .devices import resolve_device
 from .models import Codec, exact_prior, model_id, resolve, save_model
 from .prior import export_integer
 from .product_vq import split_groups
