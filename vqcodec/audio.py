@@ -46,7 +46,6 @@ _FLAC_MAX_CHANNELS, _FLAC_MAX_RATE, _VORBIS_MAX_RATE = 8, 655350, 200000
 _WAV_MAX_DATA = (1 << 32) - 1 - 44
 
 
-
 def model_length(num_samples: int, rate: int, model_rate: int) -> int:
     """Samples at the model's rate of a clip of num_samples at rate (rounded, >= 1 if any)."""
     if num_samples == 0:

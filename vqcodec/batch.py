@@ -281,7 +281,6 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
     return todo, results, ignored
 
 
-
 def _groups(items: list[Item], group_key: Callable[[Item], object] | None,
             batch_size: int) -> Iterator[list[Item]]:
     buckets: dict[object, list[Item]] = {}

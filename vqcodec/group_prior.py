@@ -53,14 +53,17 @@ def _one_hot(codes: torch.Tensor, m: int) -> torch.Tensor:
     return F.one_hot(codes, m).permute(0, 1, 4, 2, 3).reshape(b, s * m, h, w).float()
 
 
+def own_input(hot: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """A stream's one-hots (B, m, h, w) at the `known` positions (h, w), plus the known plane."""
+    kn = known.expand(hot.shape[0], *known.shape[-2:]).unsqueeze(1).float()
+    return torch.cat([hot * kn, kn], 1)
+
+
 def stream_inputs(codes: torch.Tensor, s: int, known: torch.Tensor, m: int):
-    """Training inputs of stream s = i * G + g: one-hots of streams < s (or None), and the
-    one-hots of stream s at the `known` positions (h, w) plus the known plane."""
-    flat = codes.flatten(1, 2)  # (B, n * G, h, w), stream order
-    above = _one_hot(flat[:, :s], m) if s else None
-    kn = known.expand(flat.shape[0], *known.shape[-2:]).unsqueeze(1).float()
-    cur = torch.cat([_one_hot(flat[:, s:s + 1], m) * kn, kn], 1)
-    return above, cur
+    """Training inputs of stream s = i * G + g: one-hots of streams < s (or None), and
+    own_input of stream s."""
+    hot = _one_hot(codes.flatten(1, 2)[:, :s + 1], m)  # (B, (s + 1) * m, h, w), stream order
+    return (hot[:, :s * m] if s else None), own_input(hot[:, s * m:], known)
 
 
 class QStem(nn.Module):
@@ -139,8 +142,7 @@ class GroupPrior(nn.Module):
             nll = torch.zeros(b, h, w, device=codes.device)
             context = self.nets[s].stem.context(hot[:, :s * self.m] if s else None)
             for p in range(self.phases):
-                kn = (pm < p).expand(b, h, w).unsqueeze(1).float()
-                cur = torch.cat([hot[:, s * self.m:(s + 1) * self.m] * kn, kn], 1)
+                cur = own_input(hot[:, s * self.m:(s + 1) * self.m], pm < p)
                 logits = self.nets[s](None, cur, context)
                 ce = F.cross_entropy(logits, flat[:, s], reduction="none")
                 nll = torch.where(pm == p, ce, nll)

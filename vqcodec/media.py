@@ -137,7 +137,6 @@ def _sixteen_bit_as_rgb(img: Image.Image) -> bool:
     return False
 
 
-
 def check_regular_file(path: Path, what: str) -> None:
     """MediaError unless path is an existing regular file; `what` names the expected kind."""
     if not path.exists():

@@ -35,9 +35,14 @@ def vqc_modality(path: Path, whole_header: bool = False) -> str | None:
         return None
 
 
+def _strip_vqc(name: str) -> str:
+    """NAME.vqc (any case) -> NAME; other names unchanged."""
+    return name[: -len(VQC_EXT)] if name.lower().endswith(VQC_EXT) else name
+
+
 def _decoded(name: str, src: Path | None, exts: dict[str, str], whole_header: bool) -> str:
     """NAME.vqc -> NAME when NAME has a media extension, else NAME + the modality's default."""
-    stem = name[: -len(VQC_EXT)] if name.lower().endswith(VQC_EXT) else name
+    stem = _strip_vqc(name)
     if not stem or modality_of(Path(stem)) is None:
         stem += exts[(src is not None and vqc_modality(src, whole_header)) or "image"]
     return stem
@@ -65,5 +70,4 @@ def default_output(src: Path, compressing: bool) -> Path:
 
 def codes_output_name(rel: Path) -> Path:
     """a/b.png -> a/b.png.npz, a/b.png.vqc -> a/b.png.npz (the codes of the same image)."""
-    name = rel.name[:-4] if rel.name.lower().endswith(VQC_EXT) else rel.name
-    return rel.with_name(name + ".npz")
+    return rel.with_name(_strip_vqc(rel.name) + ".npz")
