@@ -87,9 +87,12 @@ class Codec(nn.Module):
             raise ModelError(f"unsupported modality {c['modality']!r}")
         usage = (c.get("usage_decay", USAGE_DECAY), c.get("dead_usage", DEAD_USAGE))
         p = c["prior"]
+        if c.get("search_weight") not in (None, "decoder"):
+            raise ValueError(f"unknown search_weight {c['search_weight']!r} (decoder, or none)")
         if self.groups:  # product HR-VQ: one tree per channel group, a prior per (layer, group)
             self.quantizer = ProductHRVQ(c["latent_dim"], c["groups"], c["codebook_size"],
-                                         c["num_layers"], c["beta"], *usage)
+                                         c["num_layers"], c["beta"], *usage,
+                                         weighted=c.get("search_weight") == "decoder")
             self.prior = GroupPrior(c["codebook_size"], c["num_layers"], c["groups"], p["width"],
                                     p["blocks"], p["phases"])
         else:

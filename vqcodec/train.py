@@ -88,6 +88,15 @@ PRESETS: dict[str, dict] = {
                          lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
                          rate_lr_mult=20.0, crop=128, batch_size=8, steps=5500, prior_steps=1000,
                          prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12),
+    # Chunk 3: the search weighs each group's error by the decoder's sensitivity to it (probed
+    # every 100 steps), and lam spans 3 decades so the low rates are trained too.
+    "photo-v4-c3": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
+                        groups=24, res_blocks=0, codebook_size=16, num_layers=3,
+                        prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
+                        search_weight="decoder", lam_range=[0.003, 2.0], lam_zero=0.2,
+                        channels_last=True, bf16=True, rate_lr_mult=20.0, crop=128, batch_size=8,
+                        steps=4000, prior_steps=1000, prior_crop=128, lr=5e-4, prior_batch=8,
+                        crops_per_image=12),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,
@@ -392,7 +401,8 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     my_files = train_files[rank::world]  # each rank trains on its own shard of the data
 
     config = {k: hp[k] for k in ARCH_KEYS}
-    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "codebook_update") + SHAPE_KEYS
+    config.update({k: hp[k] for k in ("usage_decay", "dead_usage", "codebook_update",
+                                      "search_weight") + SHAPE_KEYS
                    if k in hp})
     config.update(task.config())
     config.update(modality=modality, beta=0.25, name=name or out.name,
@@ -479,6 +489,8 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
             opt1.zero_grad(set_to_none=True)
             loss.backward()
             opt1.step()
+            if step % PROBE_EVERY == 0 and getattr(codec.quantizer, "weighted", False):
+                probe_sensitivity(codec, x, world)
             if step % 25 == 0 and hp.get("revive", True):
                 if main:
                     codec.quantizer.revive_dead()
@@ -558,6 +570,29 @@ def train(data: Path, out: Path, preset: str | None = None, steps: int | None = 
     return out
 
 
+PROBE_EVERY = 100  # steps between probes of the decoder's sensitivity per latent group
+
+
+@torch.no_grad()
+def probe_sensitivity(codec: Codec, x: torch.Tensor, world: int) -> None:
+    """Refresh the quantizer's per-group decoder sensitivity on one crop of the batch (the
+    ranks average theirs, so every rank searches alike)."""
+    q = codec.quantizer
+    was = codec.training
+    codec.eval()
+    net = codec.decoder.net  # float32, whatever the decoder's inference precision
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(z.device.type, enabled=False):
+            return net(z.contiguous(memory_format=torch.channels_last)).float()
+
+    q.probe_sensitivity(decode, codec.encoder(x[:1]).float())
+    codec.train(was)
+    if world > 1:
+        dist.all_reduce(q.sens)
+        q.sens.div_(world)
+
+
 # What --init must share with the new model: the architecture but the prior (trained afresh).
 AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
 
@@ -578,6 +613,8 @@ def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
         raise ValueError(f"--init model {folder} has another architecture ({diff[0]}: "
                          f"{cfg.get(diff[0])!r} vs {codec.config.get(diff[0])!r})")
     missing, unexpected = codec.load_state_dict(state, strict=False)
+    # A parent without the search's sensitivity weights: the first probe measures them.
+    missing = [k for k in missing if k != "quantizer.sens"]
     if unexpected or any(not k.startswith("prior.") for k in missing):
         raise ValueError(f"--init model {folder}: its weights do not match the architecture")
     codec.quantizer.mark_used()
