@@ -194,3 +194,55 @@ def test_init_splits_a_parent_with_fewer_groups(lowres_model, image_folder, tmp_
     with pytest.raises(ValueError, match="another architecture"):
         tr.train(image_folder, tmp_path / "bad", preset="tiny-lowres-6", steps=0, prior_steps=1,
                  init=lowres_model, device="cpu", echo=lambda s: None)
+
+
+def test_probe_measures_a_linear_decoders_gain_per_group():
+    torch.manual_seed(0)
+    q = ProductHRVQ(dim=12, groups=3, codebook_size=4, num_layers=2, weighted=True)
+    gains = torch.tensor([1.0, 3.0, 0.5])  # the image scales group g's dims by gains[g]
+
+    def decode(z):
+        return z * gains.repeat_interleave(4).view(1, -1, 1, 1)
+
+    z = torch.randn(2, 12, 6, 6)
+    assert torch.equal(q.search_scale(), q.scale)  # not probed yet: per-group energy, as before
+    q.probe_sensitivity(decode, z)
+    assert torch.allclose(q.sens, gains**2, rtol=1e-4)
+    q.scale.copy_(torch.tensor([1.0, 2.0, 4.0]))
+    s = q.search_scale()  # error weights sens/mean(sens*scale): group 1 counts 36x group 2
+    assert torch.allclose(1 / s, gains**2 / (gains**2 * q.scale).mean())
+
+
+def test_weighted_search_spends_the_rate_where_the_decoder_looks():
+    torch.manual_seed(1)
+    q = ProductHRVQ(dim=8, groups=2, codebook_size=4, num_layers=1, weighted=True).eval()
+    with torch.no_grad():
+        q.rate_logits[0][..., 0] = 4.0  # word 0 cheap, the others dear
+        q.sens.copy_(torch.tensor([100.0, 0.01]))  # group 0 matters, group 1 hardly
+    z = torch.randn(4, 8, 8, 8) * 0.5
+
+    def busy() -> list[float]:  # how often each group pays for a dear word
+        c = q.search(z, lam=0.5)
+        return [float((c[:, 0, g] != 0).float().mean()) for g in range(2)]
+
+    b = busy()
+    assert b[0] > 0.15 and b[1] < 0.05
+    q.sens.copy_(q.sens.flip(0))
+    b = busy()
+    assert b[1] > 0.15 and b[0] < 0.05
+    assert torch.equal(q.search(z, lam=0.0), q.search(z))  # lam = 0 ignores the weights
+
+
+def test_weighted_model_trains_saves_and_codes(image_folder, tmp_path, monkeypatch, lowres_model):
+    import vqcodec.train as tr
+
+    monkeypatch.setitem(tr.PRESETS, "tiny-lowres-w", {**tr.PRESETS["tiny-lowres"],
+                                                      "search_weight": "decoder"})
+    out = tr.train(image_folder, tmp_path / "w", preset="tiny-lowres-w", steps=3, prior_steps=2,
+                   init=lowres_model, device="cpu", echo=lambda s: None)
+    assert json.loads((out / "config.json").read_text())["search_weight"] == "decoder"
+    lm = load_model(out)
+    sens = lm.codec.quantizer.sens
+    assert sens.shape == (4,) and bool((sens > 0).all())  # probed at step 0, saved with the weights
+    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    assert api.decompress(api.compress(img, lm, rdo=0.3), lm).shape == img.shape
