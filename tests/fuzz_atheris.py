@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "tests" / "fuzz_results"
 TARGETS = ("container", "decode", "image", "audio")
 COVERED = {"container": ["vqcodec/container.py"],
-           "decode": ["vqcodec/container.py", "vqcodec/api.py", "vqcodec/audio_codec.py",
-                      "vqcodec/limits.py", "vqcodec/coding.py"],
+           "decode": ["vqcodec/container.py", "vqcodec/api.py", "vqcodec/image_codec.py",
+                      "vqcodec/audio_codec.py", "vqcodec/limits.py", "vqcodec/coding.py"],
            "image": ["vqcodec/media.py", "vqcodec/bombs.py"], "audio": ["vqcodec/audio.py"]}
 
 
@@ -261,6 +261,7 @@ def _child(target: str, work: Path, argv: list[str]) -> None:
         import vqcodec.audio  # noqa: F401
         import vqcodec.audio_codec  # noqa: F401
         import vqcodec.container  # noqa: F401
+        import vqcodec.image_codec  # noqa: F401
         import vqcodec.media  # noqa: F401
     from tests import vqc_mutator
 

@@ -20,10 +20,11 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
     train, train_audio   the two-stage training loop and its image / audio tasks and presets
     batch          folder jobs: discovery, shards, resume, per-file failures, summary table
     naming         output names (a/b.png <-> a/b.png.vqc) and .vqc header sniffing
+    image_codec    images: tiles -> segments (same-size tiles share passes), and back (compress verbs)
     audio_codec    audio: chunks with margins -> segments, and back (compress/decompress verbs)
     rdo, sample    rate-distortion choice of words / ancestral samples from the prior
     segments       the shared segment coder: codes <-> rANS streams under the exact prior,
-                   index hashes, a file's checks against its model
+                   index hashes, a file's checks against its model, the model a file names
     models         model folders: the Codec networks' assembly, identity, registry (DEFAULTS)
     autoencoder, quantizer, product_vq, prior, group_prior   the networks: E/D, HR-VQ, prior
     coding         rANS (constriction) streams
@@ -33,7 +34,7 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
 
 Data flow::
 
-    image/audio --media/audio--> array --api--> image codec (api) | audio_codec
+    image/audio --media/audio--> array --api--> image_codec | audio_codec
         --Encoder, HR-VQ--> codes --segments: exact prior + rANS (coding)--> streams
         --container--> .vqc;  and back the same way, streams --> codes --> Decoder --> file
 

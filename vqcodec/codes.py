@@ -23,12 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, audio, batch, container, media
+from . import audio, batch, container, image_codec, media
 from .audio_codec import iter_codes, segment_samples
+from .devices import resolve_device
 from .errors import CodecError, reraise_as
 from .files import atomic_path
 from .models import LoadedModel, load_model
 from .naming import codes_output_name, vqc_modality
+from .segments import decode_streams, find_model_for, read_header_file
 
 FORMAT = "vqcodec-codes"
 VERSION = 1
@@ -70,14 +72,14 @@ def _u16(codes) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(codes), dtype=np.uint16)
 
 
-def codes_of_image(img: np.ndarray, model: LoadedModel, tile: int = api.TILE) -> Codes:
+def codes_of_image(img: np.ndarray, model: LoadedModel, tile: int = image_codec.TILE) -> Codes:
     """The indices compress() would store for a uint8 image (H, W, C), tile by tile."""
-    img = api._check_image(img)
+    img = image_codec.check_image(img)
     h, w = img.shape[:2]
     t = tile if max(h, w) > tile else 0
     out = _new(model, "image", {"width": w, "height": h, "channels": img.shape[2]}, t)
-    for y, x, th, tw in api.tile_grid(h, w, t):
-        out.segments.append(_u16(api.encode_codes(img[y:y + th, x:x + tw], model)[0]))
+    for y, x, th, tw in image_codec.tile_grid(h, w, t):
+        out.segments.append(_u16(image_codec.encode_codes(img[y:y + th, x:x + tw], model)[0]))
     return out
 
 
@@ -98,13 +100,13 @@ def codes_of_vqc(data: bytes, model: LoadedModel | None = None, device: str = "c
     model: the model that made the file; found among the shipped ones when None."""
     with reraise_as(CodecError, container.ContainerError):
         f = container.unpack(data)
-    lm = model if model is not None else api._find_model_for(f, api.resolve_device(device))
+    lm = model if model is not None else find_model_for(f, resolve_device(device))
     if lm.model_id != f.model_id:
-        raise api.CodecError(f"this file was made by model {f.model_name!r} (id "
-                             f"{f.model_id.hex()}), not by {lm.name!r}")
+        raise CodecError(f"this file was made by model {f.model_name!r} (id "
+                         f"{f.model_id.hex()}), not by {lm.name!r}")
     out = _new(lm, f.modality, _geometry(f.geometry), f.segment_size)
     for seg in f.segments:
-        out.segments.append(_u16(api.decode_streams([seg], lm.codec, f.num_layers)[0]))
+        out.segments.append(_u16(decode_streams([seg], lm.codec, f.num_layers)[0]))
     return out
 
 
@@ -113,7 +115,7 @@ def codes_of_file(src: Path, model: str | Path | LoadedModel | None = None,
     """Codes of a media file (by extension) or of a .vqc file (by its first bytes)."""
     src = Path(src)
     media.check_regular_file(src, "a media or .vqc file")
-    dev = api.resolve_device(device)
+    dev = resolve_device(device)
     if vqc_modality(src) is not None:
         lm = model if isinstance(model, LoadedModel) or model is None else load_model(model, dev)
         return codes_of_vqc(src.read_bytes(), lm, dev)
@@ -128,7 +130,7 @@ def encode_codes(x, model: str | Path | LoadedModel | None = None, device: str =
     """Codes of a path (media or .vqc), .vqc bytes, or a uint8 image array."""
     if isinstance(x, (bytes, bytearray, memoryview)):
         lm = None if model is None else _load(model, device, "image")
-        return codes_of_vqc(bytes(x), lm, api.resolve_device(device))
+        return codes_of_vqc(bytes(x), lm, resolve_device(device))
     if isinstance(x, np.ndarray):
         return codes_of_image(x, _load(model, device, "image"))
     return codes_of_file(Path(x), model, device)
@@ -136,7 +138,7 @@ def encode_codes(x, model: str | Path | LoadedModel | None = None, device: str =
 
 def _load(model, device: str, modality: str) -> LoadedModel:
     return model if isinstance(model, LoadedModel) else load_model(
-        model, api.resolve_device(device), modality)
+        model, resolve_device(device), modality)
 
 
 def write_codes(codes: Codes, dst: Path) -> None:
@@ -156,9 +158,9 @@ def read_codes(path: Path | str | bytes) -> Codes:
             meta = json.loads(str(z["meta"]))
             segs = [z[f"segment_{i:05d}"] for i in range(int(meta["segments"]))]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise api.CodecError(f"not a vqcodec codes file: {name} ({e})") from None
+        raise CodecError(f"not a vqcodec codes file: {name} ({e})") from None
     if meta.get("format") != FORMAT:
-        raise api.CodecError(f"not a vqcodec codes file: {name}")
+        raise CodecError(f"not a vqcodec codes file: {name}")
     return Codes(meta["modality"], meta["model"], meta["model_id"], meta["geometry"],
                  int(meta["segment_size"]), segs)
 
@@ -167,7 +169,7 @@ def is_complete(dst: Path) -> bool:
     """True if dst is a readable codes file (a folder rerun keeps it)."""
     try:
         read_codes(dst)
-    except (api.CodecError, OSError):
+    except (CodecError, OSError):
         return False
     return True
 
@@ -200,11 +202,11 @@ def folder_codes(src_root: Path, dst_root: Path, model: str | Path | LoadedModel
 
     def process(group: list[batch.Item]) -> list[tuple[int, str | None]]:
         it = group[0]
-        head = api._read_header(it.src) if it.src.name.lower().endswith(".vqc") else None
+        head = read_header_file(it.src) if it.src.name.lower().endswith(".vqc") else None
         key = ("given" if model is not None else head.model_id if head is not None
                else media.modality_of(it.src))
         if key not in models:  # each model loaded once
-            models[key] = (api._find_model_for(head, api.resolve_device(device))
+            models[key] = (find_model_for(head, resolve_device(device))
                            if model is None and head is not None
                            else _load(model, device, "image" if key == "given" else key))
         codes = codes_of_file(it.src, models[key], device)

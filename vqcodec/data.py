@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import api, batch
+from . import batch, image_codec
 from .audio_codec import decompress_audio
 from .codes import codes_of_vqc
 from .models import LoadedModel, load_model
+from .segments import find_model_for, read_header
 
 OUTPUTS = ("codes", "image", "audio")
 
@@ -63,12 +64,12 @@ class VQCDataset(Dataset):
         return state
 
     def _model_for(self, data: bytes) -> LoadedModel:
-        head = api._header(data)
+        head = read_header(data)
         key = b"given" if self.model is not None else head.model_id
         if key not in self._models:
             self._models[key] = (load_model(self.model, self.device, head.modality)
                                  if self.model is not None
-                                 else api._find_model_for(head, self.device))
+                                 else find_model_for(head, self.device))
         return self._models[key]
 
     def __getitem__(self, i: int):
@@ -81,7 +82,7 @@ class VQCDataset(Dataset):
             ts = tuple(torch.from_numpy(s.astype(np.int64)) for s in segs)
             item = ts[0] if len(ts) == 1 else ts
         elif self.output == "image":
-            item = torch.from_numpy(api.decompress(data, lm, self.layers))
+            item = torch.from_numpy(image_codec.decompress(data, lm, self.layers))
         else:
             wave, _rate = decompress_audio(data, lm, self.layers)
             item = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))

@@ -31,9 +31,9 @@ MIN_TILE = 32  # smallest tile side accepted (bounds the tile count of an image)
 DEFAULT_MAX_PIXELS = 1 << 26
 MAX_CHUNK_SECONDS = 120.0
 MAX_AUDIO_VALUES = 1 << 27
-# Pixels per encoder batch on the CPU (api.compress_many): one 1024-px tile. A batch of four
+# Pixels per encoder batch on the CPU (image_codec.compress_many): one 1024-px tile. A batch of four
 # tiles peaked at 2.1 GB resident with photo-v3 (one tile: 0.78 GB), and the CPU runs items one
-# at a time anyway (api._run), so larger batches only cost memory there.
+# at a time anyway (image_codec._run), so larger batches only cost memory there.
 CPU_BATCH_PIXELS = 1 << 20
 
 

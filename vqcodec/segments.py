@@ -1,5 +1,6 @@
 """The segment coder both codecs share: codes <-> one rANS stream per layer under the model's
-exact prior, the index hashes that check a decode, and the checks of a file against its model.
+exact prior, the index hashes that check a decode, the checks of a file against its model, and
+the shipped model a file's header names (headers read with CodecError, as every check here).
 
 ::
 
@@ -7,19 +8,20 @@ exact prior, the index hashes that check a decode, and the checks of a file agai
        streams + index hashes = container.Segment
     Segment --the same probabilities, step by step--> codes (hash-checked)
 
-The image codec (api) and the audio codec (audio_codec) both call it; it knows neither.
+The image codec (image_codec) and the audio codec (audio_codec) both call it; it knows neither.
 """
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import torch
 
 from . import container, limits, media
 from .coding import StreamDecoder, StreamEncoder, StreamError
 from .errors import CodecError, reraise_as
-from .models import LoadedModel
+from .models import LoadedModel, list_models, load_model, model_id
 
 
 def with_groups(codes: torch.Tensor) -> torch.Tensor:
@@ -95,3 +97,29 @@ def check_layers_arg(layers: int | None) -> None:
     """CodecError unless layers (how many stored layers to decode) is None or at least 1."""
     if layers is not None and layers < 1:
         raise CodecError(f"--layers must be 1 or more, not {layers}")
+
+
+def read_header(data: bytes) -> container.VQCFile:
+    """The header of .vqc bytes (or of a prefix of them), without reading the payload."""
+    with reraise_as(CodecError, container.ContainerError):
+        return container.read_header(data)
+
+
+def read_header_file(path: Path) -> container.VQCFile:
+    """The header of a .vqc file, however large the format lets it be (many chunks or tiles)."""
+    with open(path, "rb") as fh, reraise_as(CodecError, container.ContainerError):
+        return container.read_header_file(fh)
+
+
+def find_model_for(f: container.VQCFile, device: str) -> LoadedModel:
+    """The shipped model whose identity the file (or its header) records."""
+    # The model the file names first: identifying a model hashes its weights (megabytes).
+    for info_ in sorted(list_models(), key=lambda m: m["name"] != f.model_name):
+        p = Path(info_["path"])
+        try:
+            if model_id(p) == f.model_id:
+                return load_model(p, device)
+        except OSError:
+            continue
+    raise CodecError(f"this file needs model {f.model_name!r} (id {f.model_id.hex()}), which is "
+                     "not installed; pass it with --model")

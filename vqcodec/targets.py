@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, container, media, metrics
+from . import api, container, image_codec, media, metrics
 from .audio_codec import compress_audio, compress_audio_path
 from .errors import reraise_as
 from .files import atomic_write_bytes, check_output
@@ -252,7 +252,7 @@ def compress_to_target(img: np.ndarray, model: LoadedModel, target: Target | Non
 def _image_choice(img: np.ndarray, model: LoadedModel, target: Target,
                   strict: bool) -> tuple[Candidate, str | None]:
     target.check("image")
-    ref = api._check_image(img)
+    ref = image_codec.check_image(img)
 
     def quality(c: Candidate) -> float:
         return psnr(ref, api.decompress(c.data, model))
