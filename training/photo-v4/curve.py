@@ -18,14 +18,14 @@ import json
 from pathlib import Path
 
 
-def read_chunk(path: Path, offset_h: float, cores: float) -> list[dict]:
+def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> list[dict]:
     rows = []
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         if rec.get("stage") != 1 or "val" not in rec:
             continue
         v = rec["val"]
-        row = {"chunk": path.parent.name, "step": rec["step"],
+        row = {"chunk": label, "step": rec["step"],
                "cpu_hours": round(offset_h + rec["sec"] * cores / 3600, 3)}
         for key, val in v.items():
             if key.startswith("lam_"):
@@ -44,8 +44,8 @@ def main() -> None:
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
     rows: list[dict] = []
-    for log in args.logs:
-        rows += read_chunk(log, rows[-1]["cpu_hours"] if rows else 0.0, args.cores)
+    for i, log in enumerate(args.logs):
+        rows += read_chunk(log, f"chunk {i + 1}", rows[-1]["cpu_hours"] if rows else 0.0, args.cores)
     for r in rows:
         print(json.dumps(r))
     if args.json_path:
@@ -56,15 +56,25 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+        fig, ax = plt.subplots(1, 3, figsize=(16, 4))
         lams = [k[5:] for k in rows[0] if k.startswith("psnr@")]
         for lam in lams:
             h = [r["cpu_hours"] for r in rows]
             ax[0].plot(h, [r[f"psnr@{lam}"] for r in rows], "o-", label=f"lam {lam}")
             ax[1].plot(h, [r[f"bpp@{lam}"] for r in rows], "o-", label=f"lam {lam}")
+        # Fixed lam means another rate once the search changes (chunk 3 weighs groups by the
+        # decoder's sensitivity), so the third panel compares each chunk's end in the RD plane.
+        for chunk in dict.fromkeys(r["chunk"] for r in rows):
+            last = [r for r in rows if r["chunk"] == chunk][-1]
+            pts = sorted((last[f"bpp@{lam}"], last[f"psnr@{lam}"]) for lam in lams)
+            ax[2].plot(*zip(*pts, strict=True), "o-", label=f"{chunk} step {last['step']}")
+        ax[2].set_xlabel("val bpp (light entropy model)")
+        ax[2].set_ylabel("val PSNR (dB)")
+        ax[2].grid(alpha=0.3)
+        ax[2].legend()
         ax[0].set_ylabel("val PSNR (dB)")
         ax[1].set_ylabel("val bpp (light entropy model)")
-        for a in ax:
+        for a in ax[:2]:
             a.set_xlabel("CPU-hours")
             a.grid(alpha=0.3)
             a.legend()
