@@ -206,7 +206,8 @@ def test_folder_job_with_audio(tiny_audio, tmp_path):
 
 
 def test_training_detects_audio(audio_folder, tmp_path):
-    from vqcodec.train import detect_modality, train
+    from vqcodec.train import train
+    from vqcodec.train_config import detect_modality
 
     assert detect_modality(audio_folder) == "audio"
     with pytest.raises(ValueError, match="not an audio preset"):

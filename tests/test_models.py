@@ -77,7 +77,7 @@ def test_broken_model_folders(tiny_model, tmp_path, case, words):
 def test_stride_one_steps_keep_the_grid():
     """strides=[1, 2]: the first step keeps full resolution, so the total stride is 2."""
     from vqcodec.models import Codec
-    from vqcodec.train import PRESETS
+    from vqcodec.presets import PRESETS
 
     cfg = {k: PRESETS["tiny"][k] for k in ("channels", "latent_dim", "res_blocks", "codebook_size",
                                             "num_layers", "prior")}
@@ -94,7 +94,7 @@ def test_stride_one_steps_keep_the_grid():
 def test_shuffle_gives_a_finer_grid_than_the_transform():
     """shuffle=2 on strides [2, 2]: inputs pad to 4, the quantizer grid is at stride 2."""
     from vqcodec.models import Codec
-    from vqcodec.train import PRESETS
+    from vqcodec.presets import PRESETS
 
     cfg = {k: PRESETS["tiny"][k] for k in ("channels", "latent_dim", "res_blocks", "codebook_size",
                                             "num_layers", "prior")}

@@ -178,22 +178,22 @@ def test_split_groups_keeps_the_parent_quantizer():
     assert (z - q2.decode_codes(q2.search(z))).pow(2).mean() <= err
 
 
-def test_init_splits_a_parent_with_fewer_groups(lowres_model, image_folder, tmp_path, monkeypatch):
-    import vqcodec.train as tr
+def test_init_splits_a_parent_with_fewer_groups(lowres_model, image_folder, tmp_path):
+    from vqcodec.train import TrainConfig, train
 
-    monkeypatch.setitem(tr.PRESETS, "tiny-lowres-8", {**tr.PRESETS["tiny-lowres"], "groups": 8})
-    out = tr.train(image_folder, tmp_path / "split", preset="tiny-lowres-8", steps=0,
-                   prior_steps=5, init=lowres_model, device="cpu", echo=lambda s: None)
+    def run(out, overrides, **kw):
+        return train(TrainConfig.from_preset(image_folder, out, "tiny-lowres", overrides=overrides,
+                                             steps=0, init=lowres_model, device="cpu", **kw),
+                     echo=lambda s: None)
+
+    out = run(tmp_path / "split", {"groups": 8}, prior_steps=5)
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["groups"] == 8 and cfg["training"]["init"]["name"] == "tiny-lr"
     img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
     lm = load_model(out)
     assert api.decompress(api.compress(img, lm), lm).shape == img.shape
-    monkeypatch.setitem(tr.PRESETS, "tiny-lowres-6", {**tr.PRESETS["tiny-lowres"], "groups": 6,
-                                                      "latent_dim": 18})
     with pytest.raises(ValueError, match="another architecture"):
-        tr.train(image_folder, tmp_path / "bad", preset="tiny-lowres-6", steps=0, prior_steps=1,
-                 init=lowres_model, device="cpu", echo=lambda s: None)
+        run(tmp_path / "bad", {"groups": 6, "latent_dim": 18}, prior_steps=1)
 
 
 def test_probe_measures_a_linear_decoders_gain_per_group():
@@ -233,13 +233,13 @@ def test_weighted_search_spends_the_rate_where_the_decoder_looks():
     assert torch.equal(q.search(z, lam=0.0), q.search(z))  # lam = 0 ignores the weights
 
 
-def test_weighted_model_trains_saves_and_codes(image_folder, tmp_path, monkeypatch, lowres_model):
-    import vqcodec.train as tr
+def test_weighted_model_trains_saves_and_codes(image_folder, tmp_path, lowres_model):
+    from vqcodec.train import TrainConfig, train
 
-    monkeypatch.setitem(tr.PRESETS, "tiny-lowres-w", {**tr.PRESETS["tiny-lowres"],
-                                                      "search_weight": "decoder"})
-    out = tr.train(image_folder, tmp_path / "w", preset="tiny-lowres-w", steps=3, prior_steps=2,
-                   init=lowres_model, device="cpu", echo=lambda s: None)
+    cfg = TrainConfig.from_preset(image_folder, tmp_path / "w", "tiny-lowres", steps=3,
+                                  prior_steps=2, init=lowres_model, device="cpu",
+                                  overrides={"search_weight": "decoder"})
+    out = train(cfg, echo=lambda s: None)
     assert json.loads((out / "config.json").read_text())["search_weight"] == "decoder"
     lm = load_model(out)
     sens = lm.codec.quantizer.sens

@@ -90,18 +90,17 @@ def test_torchrun_two_cpu_processes(image_folder, tmp_path):
     load_model(out)  # its prior verifies: rank 0 wrote a consistent model
 
 
-def test_study_switches_train_and_are_recorded(image_folder, tmp_path, monkeypatch):
+def test_study_switches_train_and_are_recorded(image_folder, tmp_path):
     """The ablation switches of training/photo/ab_study.py: EMA codebooks, no revival, no layer
     dropout, the MS-SSIM loss. Each trains, and the config says how the model was made."""
     import pytest
 
-    from vqcodec import train as T
+    from vqcodec.train import TrainConfig, train
 
-    monkeypatch.setitem(T.PRESETS, "t-switch", dict(
-        T.PRESETS["tiny"], codebook_update="ema", revive=False, layer_dropout=False,
-        loss="ms-ssim", crop=176, batch_size=2, crops_per_image=1, steps=4, prior_steps=2))
-    out = T.train(image_folder, tmp_path / "m", preset="t-switch", device="cpu",
-                  echo=lambda s: None)
+    job = TrainConfig.from_preset(image_folder, tmp_path / "m", "tiny", device="cpu", overrides=dict(
+        codebook_update="ema", revive=False, layer_dropout=False, loss="ms-ssim", crop=176,
+        batch_size=2, crops_per_image=1, steps=4, prior_steps=2))
+    out = train(job, echo=lambda s: None)
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["codebook_update"] == "ema"
     assert {k: cfg["training"][k] for k in ("revive", "layer_dropout", "loss")} == \
@@ -109,6 +108,7 @@ def test_study_switches_train_and_are_recorded(image_folder, tmp_path, monkeypat
     logs = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert any("ms_ssim" in r for r in logs if r.get("stage") == 1)
     assert load_model(out).codec.quantizer.update == "ema"
-    monkeypatch.setitem(T.PRESETS, "t-bad", dict(T.PRESETS["tiny"], loss="ms-ssim"))
     with pytest.raises(ValueError, match="176 px"):
-        T.train(image_folder, tmp_path / "b", preset="t-bad", device="cpu", echo=lambda s: None)
+        TrainConfig.from_preset(image_folder, tmp_path / "b", "tiny", overrides={"loss": "ms-ssim"})
+    with pytest.raises(TypeError, match="cfg's"):  # settings belong in the config, not beside it
+        train(job, steps=3)

@@ -17,7 +17,10 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
     targets        rate and quality goals (--bpp, --kbps, --psnr, --max-size): encode once, cut
     codes / data   the HR-VQ indices out (.npz) / a folder of .vqc files as a torch Dataset
     bench, cards   rate-distortion and throughput benchmarks / the models' cards for `models`
-    train, train_audio   the two-stage training loop and its image / audio tasks and presets
+    train          the two-stage training loop: train(TrainConfig) = setup, stage 1, stage 2, export
+    train_run, train_config   a run's setup and state (DDP, log, resume, --init) / TrainConfig
+    train_image, train_audio   the tasks (one protocol): data, losses, metrics per modality
+    presets        the training presets by name, image and audio side by side
     batch          folder jobs: discovery, shards, resume, per-file failures, summary table
     naming         output names (a/b.png <-> a/b.png.vqc) and .vqc header sniffing
     image_codec    images: tiles -> segments (same-size tiles share passes), and back (compress verbs)

@@ -453,16 +453,21 @@ def train(
         TimeRemainingColumn,
     )
 
+    from .train import TrainConfig
     from .train import train as run_train
 
     if not data.is_dir():
         _fail(f"no such folder: {data}")
     if (out_dir / "config.json").exists() and not resume:
         _fail(f"{out_dir} already holds a model (use another --out, or --resume)")
+
+    def config() -> TrainConfig:  # its errors (unknown preset, ...) are the run's, in _run
+        return TrainConfig.from_preset(
+            data, out_dir, preset, steps=steps, prior_steps=prior_steps, batch_size=batch_size,
+            modality=modality, device=device, resume=resume, name=name, seed=seed, init=init)
+
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
-        _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size, device,
-                               resume, name, seed, None, echo=lambda s: None, modality=modality,
-                               init=init))
+        _run(lambda: run_train(config(), echo=lambda s: None))
         return
     cols = [TextColumn("{task.description}"), BarColumn(),
             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -483,10 +488,8 @@ def train(
                 txt = f"{rec['bits']:.3f} bits/index"
             bar.update(tasks[stage], completed=step, info=txt)
 
-        folder = _run(lambda: run_train(data, out_dir, preset, steps, prior_steps, batch_size,
-                                        device, resume, name, seed, progress,
-                                        echo=lambda s: bar.console.print(s, highlight=False),
-                                        modality=modality, init=init))
+        folder = _run(lambda: run_train(config(), progress=progress,
+                                        echo=lambda s: bar.console.print(s, highlight=False)))
     out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
 
 

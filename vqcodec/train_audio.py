@@ -1,4 +1,4 @@
-"""The audio parts of training (train.py runs the loop): presets, data, reconstruction loss.
+"""The audio side of training (train.py runs the loop): data, reconstruction loss, metrics.
 
 ::
 
@@ -24,44 +24,6 @@ import torch
 from . import audio, media
 from .models import Codec
 
-AUDIO_PRESETS: dict[str, dict] = {
-    # Train in seconds at 8 kHz: for tests and smoke runs, not for use. tiny-audio has the
-    # STFT-frame networks of speech-stft, tiny-wave the waveform convs of speech-small.
-    "tiny-audio": dict(modality="audio", arch="stft", sample_rate=8000, channels=[32],
-                       strides=[32], latent_dim=4, latent_rows=2, res_blocks=2, codebook_size=4,
-                       num_layers=2, prior=dict(width=16, blocks=1, phases=2), usage_decay=0.8,
-                       dead_usage=0.05, crop_seconds=0.25, prior_crop_seconds=1.0,
-                       batch_size=8, steps=120, prior_steps=40, lr=3e-3),
-    "tiny-wave": dict(modality="audio", sample_rate=8000, base_channels=8, channels=[16, 32],
-                      strides=[4, 4], latent_dim=8, res_blocks=1, codebook_size=4, num_layers=2,
-                      prior=dict(width=16, blocks=1, phases=2), usage_decay=0.8,
-                      dead_usage=0.05, crop_seconds=0.25, prior_crop_seconds=1.0,
-                      batch_size=8, steps=120, prior_steps=40, lr=3e-3),
-    # The first speech model (16 kHz, waveform convs; superseded by speech-stft, which reached
-    # PESQ-WB 2.37 where this one reached 1.12 in a shorter run). Stride 2*4*4 = 32: 500
-    # latent frames/s; m = 8 and 4 layers: 3 raw bits per layer and frame, 1.5/3/4.5/6 kbps
-    # before the prior takes its share. An 8-dim latent: with 32 dims the codebooks collapsed
-    # in short runs (perplexity 1-6 of 8 at layer 1, mel loss stuck at 4.5); with 8 they stay
-    # in use and the mel loss falls as fast as without any quantizer. Usage memory of ~10
-    # batches so dead codewords restart early.
-    "speech-small": dict(modality="audio", sample_rate=16000, base_channels=16,
-                         channels=[32, 64, 128], strides=[2, 4, 4], latent_dim=8, res_blocks=2,
-                         codebook_size=8, num_layers=4, prior=dict(width=64, blocks=2, phases=2),
-                         usage_decay=0.9, dead_usage=0.05, crop_seconds=1.0,
-                         prior_crop_seconds=2.0, batch_size=16, steps=12000, prior_steps=3000,
-                         lr=2e-3),
-    # The shipped speech model. Everything at the STFT frame rate (Vocos-like,
-    # autoencoder.SpecEncoder1d/SpecDecoder1d): hop 160 = 100 frames/s, 5 latent vectors per
-    # frame, m = 8 and 4 layers: 15 raw bits per frame and layer, 1.5/3/4.5/6 kbps before the
-    # prior takes its share. About 10x less compute per second of audio than speech-small's
-    # waveform convs.
-    "speech-stft": dict(modality="audio", arch="stft", sample_rate=16000, channels=[192],
-                        strides=[160], latent_dim=8, latent_rows=5, res_blocks=6,
-                        codebook_size=8, num_layers=4, prior=dict(width=64, blocks=2, phases=2),
-                        usage_decay=0.9, dead_usage=0.05, crop_seconds=1.0,
-                        prior_crop_seconds=2.0, batch_size=16, steps=14000, prior_steps=2000,
-                        lr=1e-3),
-}
 # Loss weights (per preset overridable): L1 on the waveform, STFT and mel terms.
 LOSS_WEIGHTS = dict(l1_weight=1.0, stft_weight=1.0, mel_weight=1.0)
 STFT_SIZES = ((2048, 512), (1024, 256), (512, 128), (256, 64))  # (n_fft, hop) at 16 kHz
@@ -201,7 +163,7 @@ def evaluate(codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
 
 
 class AudioTask:
-    """The audio side of train.py's loop (the twin of its ImageTask)."""
+    """The audio side of the loop (the task protocol, train_run.Task; ImageTask is its twin)."""
 
     modality = "audio"
 

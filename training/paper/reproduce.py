@@ -152,7 +152,7 @@ def run(data: Path, dataset: str, kind: str, m: int, steps: int, batch: int, see
             x = x.flip(3)
         y, vq_loss, _ = net(x)
         mse = F.mse_loss(y, x)
-        loss = 10 * mse + vq_loss  # x10: see train.py's tiny preset (collapse at weight 1 on small data)
+        loss = 10 * mse + vq_loss  # x10: see presets.py's tiny preset (collapse at weight 1 on small data)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -14,7 +14,7 @@ import argparse
 import random
 from pathlib import Path
 
-from vqcodec.train import find_images
+from vqcodec.train_image import find_images
 
 
 def held_out(data: Path, seed: int = 0) -> list[Path]:

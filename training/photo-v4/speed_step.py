@@ -19,7 +19,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vqcodec.models import Codec
-from vqcodec.train import PRESETS, Stage1, draw_lambda
+from vqcodec.presets import PRESETS
+from vqcodec.train import Stage1, draw_lambda
 
 BASE = dict(PRESETS["photo-v4"])
 CANDIDATES = {

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import torch
 
-from vqcodec import train as T
 from vqcodec.models import load_model
 from vqcodec.prior import ExactPrior, Prior, export_integer
+from vqcodec.train import _lr
+from vqcodec.train_image import find_images, load_crops
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("VQCODEC_DATA", REPO.parent / "shared" / "data")) / "photos"
@@ -42,7 +43,7 @@ VARIANTS = {  # width, blocks, phases; w64-b2-p2 is what the shipped photo model
 
 @torch.no_grad()
 def codes_of(codec, files: list[Path], crop: int, per: int, seed: int) -> torch.Tensor:
-    pool = T.load_crops(files, crop, per, seed, log=lambda s: None)
+    pool = load_crops(files, crop, per, seed, log=lambda s: None)
     out = [codec.quantizer.search(codec.encoder(pool[i:i + 32].float() / 255))
            for i in range(0, len(pool), 32)]
     return torch.cat(out)
@@ -70,7 +71,7 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     codec = load_model(a.model).codec.eval()
     m, n = codec.m, codec.num_layers
-    files = T.find_images(DATA)
+    files = find_images(DATA)
     shuffled = files[:]
     random.Random(0).shuffle(shuffled)
     n_val = max(1, len(files) // 20)
@@ -90,7 +91,7 @@ def main() -> None:
         t0 = time.time()
         for step in range(a.steps):  # as vqcodec train's stage 2 (photo-v2 preset)
             for g in opt.param_groups:
-                g["lr"] = T._lr(step, a.steps, 3e-4)
+                g["lr"] = _lr(step, a.steps, 3e-4)
             c = train[torch.randint(0, len(train), (8,))]
             if random.random() < 0.5:
                 c = c.flip(3)

@@ -30,8 +30,9 @@ from pathlib import Path
 import torch
 from pytorch_msssim import ms_ssim
 
-from vqcodec import train as T
 from vqcodec.models import load_model
+from vqcodec.train import TrainConfig, train
+from vqcodec.train_image import find_images, load_crops, psnr
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("VQCODEC_DATA", REPO.parent / "shared" / "data")) / "photos"
@@ -53,10 +54,10 @@ VARIANTS = {
 
 def val_crops(seed: int = 0) -> torch.Tensor:
     """192 px crops of the files `vqcodec train` holds out (same shuffle, same 5 %)."""
-    files = T.find_images(DATA)
+    files = find_images(DATA)
     shuffled = files[:]
     random.Random(seed).shuffle(shuffled)
-    return T.load_crops(shuffled[:max(1, len(files) // 20)], 192, 2, seed + 7)
+    return load_crops(shuffled[:max(1, len(files) // 20)], 192, 2, seed + 7)
 
 
 @torch.no_grad()
@@ -74,7 +75,7 @@ def measure(folder: Path, val: torch.Tensor) -> dict:
             se += float((y - x).pow(2).sum())
             sims.append(ms_ssim(y, x, data_range=1.0, size_average=False))
         out.append({"layers": k, "bpp": round(sum(bits[:k]) / codec.stride**2, 4),
-                    "psnr": round(T.psnr(se / val.numel()), 3),
+                    "psnr": round(psnr(se / val.numel()), 3),
                     "ms_ssim": round(float(torch.cat(sims).mean()), 4)})
     return {"per_layers": out, "bits_per_index": bits}
 
@@ -85,10 +86,10 @@ def main(names: list[str]) -> None:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     val = val_crops()
     for name in names:
-        T.PRESETS[f"ab-{name}"] = dict(BASE, **VARIANTS[name])
         out = RUNS / f"ab-{name}"
+        cfg = TrainConfig(DATA, out, dict(BASE, **VARIANTS[name]), preset=f"ab-{name}", device="cpu")
         t = time.time()
-        T.train(DATA, out, preset=f"ab-{name}", device="cpu", seed=0, echo=lambda s: None)
+        train(cfg, echo=lambda s: None)
         results[name] = {"wall_s": round(time.time() - t), **measure(out, val)}
         print(name, json.dumps(results[name]), flush=True)
         results_path.write_text(json.dumps(results, indent=1))

@@ -1,0 +1,124 @@
+"""Training presets: architecture and schedule by name, image and audio side by side.
+
+A preset is a flat dict: the model's architecture keys (train_config.ARCH_KEYS, SHAPE_KEYS and
+a few optional ones) beside the schedule (steps, crops, batch, lr) and the ablation switches of
+train_config.STUDY_KEYS. `vqcodec train --preset NAME` picks one; TrainConfig.from_preset
+resolves it, with the run's overrides, into the hyper-parameters a run trains with. Pure data.
+"""
+
+from __future__ import annotations
+
+IMAGE_PRESETS: dict[str, dict] = {
+    # Trains in seconds: for tests and smoke runs, not for use.
+    "tiny": dict(channels=[16, 32], latent_dim=16, res_blocks=1, codebook_size=4, num_layers=2,
+                 prior=dict(width=16, blocks=1, phases=2),
+                 usage_decay=0.8, dead_usage=0.05, recon_weight=10.0,
+                 crop=32, batch_size=8, steps=400, prior_steps=100, prior_crop=32, lr=3e-3,
+                 crops_per_image=4),
+    # CIFAR-10 (32x32): one latent vector per pixel, HR-VQ 8/64/512 as in the HR-VQVAE paper.
+    "cifar": dict(channels=[32], strides=[1], latent_dim=16, res_blocks=1, codebook_size=8,
+                  num_layers=3, prior=dict(width=32, blocks=1, phases=2), recon_weight=10.0,
+                  crop=32, batch_size=64, steps=3000, prior_steps=800, prior_crop=32, lr=1e-3,
+                  crops_per_image=1),
+    # The default for `vqcodec train` and the first shipped photo model.
+    "small": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
+                  prior=dict(width=64, blocks=2, phases=2),
+                  crop=64, batch_size=16, steps=4000, prior_steps=1500, prior_crop=128, lr=1e-3,
+                  crops_per_image=24),
+    # The default photo model: the small architecture fine-tuned from photo-small (--init) on
+    # 128 px crops, so the decoder and prior learn wider context, at a lower learning rate.
+    "photo": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
+                  prior=dict(width=64, blocks=2, phases=2),
+                  crop=128, batch_size=8, steps=2000, prior_steps=2000, prior_crop=128, lr=5e-4,
+                  prior_batch=8, crops_per_image=12),
+    # photo fine-tuned (--init photo) without layer dropout: every sample trains all 4 layers,
+    # which the ablation in training/photo/ab_study.py found buys the full-rate point most.
+    "photo-v2": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8,
+                     num_layers=4, prior=dict(width=64, blocks=2, phases=2), layer_dropout=False,
+                     crop=128, batch_size=8, steps=1200, prior_steps=1500, prior_crop=128,
+                     lr=3e-4, prior_batch=8, crops_per_image=12),
+    # photo-v4: low-resolution ConvNeXt transform (pixel-unshuffle stems, stages at 1/4 and
+    # 1/8), product HR-VQ (12 trees of 8-dim words, m = 16, 3 layers: up to 2.25 bpp before the
+    # prior) with an entropy-constrained choice, lam drawn per sample so one model spans the
+    # rates; a (layer, group) prior. training/photo-v4 has the measurements behind each choice.
+    "photo-v4": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
+                     groups=12, res_blocks=0, codebook_size=16, num_layers=3,
+                     prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
+                     lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
+                     rate_lr_mult=20.0, crop=128, batch_size=8, steps=7000, prior_steps=1500,
+                     prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12),
+    # photo-v4 with each 8-dim group split in two (24 trees of 4-dim words: up to 4.5 bpp before
+    # the prior): chunk 1's codes used 2.0 of its 2.25 bpp at lam 0 and the transform's
+    # unquantized ceiling sat just above (30.1 vs 29.9 dB on Kodak), so the quantizer's capacity,
+    # not its error, capped the top rate. Started from photo-v4-c1 (--init splits its words).
+    "photo-v4-g24": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
+                         groups=24, res_blocks=0, codebook_size=16, num_layers=3,
+                         prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
+                         lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
+                         rate_lr_mult=20.0, crop=128, batch_size=8, steps=5500, prior_steps=1000,
+                         prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12),
+    # Chunk 3: the search weighs each group's error by the decoder's sensitivity to it (probed
+    # every 100 steps), and lam spans 3 decades so the low rates are trained too.
+    "photo-v4-c3": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
+                        groups=24, res_blocks=0, codebook_size=16, num_layers=3,
+                        prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
+                        search_weight="decoder", lam_range=[0.003, 2.0], lam_zero=0.2,
+                        channels_last=True, bf16=True, rate_lr_mult=20.0, crop=128, batch_size=8,
+                        steps=4000, prior_steps=1000, prior_crop=128, lr=5e-4, prior_batch=8,
+                        crops_per_image=12),
+    # The same shape at toy size, for tests.
+    "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
+                        groups=4, res_blocks=0, codebook_size=4, num_layers=2,
+                        prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
+                        lam_range=[0.01, 0.3], lam_zero=0.25, usage_decay=0.8, dead_usage=0.05,
+                        crop=32, batch_size=8, steps=200, prior_steps=60, prior_crop=32, lr=3e-3,
+                        crops_per_image=4),
+}
+
+AUDIO_PRESETS: dict[str, dict] = {
+    # Train in seconds at 8 kHz: for tests and smoke runs, not for use. tiny-audio has the
+    # STFT-frame networks of speech-stft, tiny-wave the waveform convs of speech-small.
+    "tiny-audio": dict(modality="audio", arch="stft", sample_rate=8000, channels=[32],
+                       strides=[32], latent_dim=4, latent_rows=2, res_blocks=2, codebook_size=4,
+                       num_layers=2, prior=dict(width=16, blocks=1, phases=2), usage_decay=0.8,
+                       dead_usage=0.05, crop_seconds=0.25, prior_crop_seconds=1.0,
+                       batch_size=8, steps=120, prior_steps=40, lr=3e-3),
+    "tiny-wave": dict(modality="audio", sample_rate=8000, base_channels=8, channels=[16, 32],
+                      strides=[4, 4], latent_dim=8, res_blocks=1, codebook_size=4, num_layers=2,
+                      prior=dict(width=16, blocks=1, phases=2), usage_decay=0.8,
+                      dead_usage=0.05, crop_seconds=0.25, prior_crop_seconds=1.0,
+                      batch_size=8, steps=120, prior_steps=40, lr=3e-3),
+    # The first speech model (16 kHz, waveform convs; superseded by speech-stft, which reached
+    # PESQ-WB 2.37 where this one reached 1.12 in a shorter run). Stride 2*4*4 = 32: 500
+    # latent frames/s; m = 8 and 4 layers: 3 raw bits per layer and frame, 1.5/3/4.5/6 kbps
+    # before the prior takes its share. An 8-dim latent: with 32 dims the codebooks collapsed
+    # in short runs (perplexity 1-6 of 8 at layer 1, mel loss stuck at 4.5); with 8 they stay
+    # in use and the mel loss falls as fast as without any quantizer. Usage memory of ~10
+    # batches so dead codewords restart early.
+    "speech-small": dict(modality="audio", sample_rate=16000, base_channels=16,
+                         channels=[32, 64, 128], strides=[2, 4, 4], latent_dim=8, res_blocks=2,
+                         codebook_size=8, num_layers=4, prior=dict(width=64, blocks=2, phases=2),
+                         usage_decay=0.9, dead_usage=0.05, crop_seconds=1.0,
+                         prior_crop_seconds=2.0, batch_size=16, steps=12000, prior_steps=3000,
+                         lr=2e-3),
+    # The shipped speech model. Everything at the STFT frame rate (Vocos-like,
+    # autoencoder.SpecEncoder1d/SpecDecoder1d): hop 160 = 100 frames/s, 5 latent vectors per
+    # frame, m = 8 and 4 layers: 15 raw bits per frame and layer, 1.5/3/4.5/6 kbps before the
+    # prior takes its share. About 10x less compute per second of audio than speech-small's
+    # waveform convs.
+    "speech-stft": dict(modality="audio", arch="stft", sample_rate=16000, channels=[192],
+                        strides=[160], latent_dim=8, latent_rows=5, res_blocks=6,
+                        codebook_size=8, num_layers=4, prior=dict(width=64, blocks=2, phases=2),
+                        usage_decay=0.9, dead_usage=0.05, crop_seconds=1.0,
+                        prior_crop_seconds=2.0, batch_size=16, steps=14000, prior_steps=2000,
+                        lr=1e-3),
+}
+
+# Every preset by name (the lookup of --preset; the order of `choose from ...`).
+PRESETS: dict[str, dict] = {**IMAGE_PRESETS, **AUDIO_PRESETS}
+DEFAULT_PRESET = {"image": "small", "audio": "speech-stft"}
+
+
+def preset_modality(hp: dict) -> str:
+    """The modality a preset trains: "audio" when it says so, else "image"."""
+    return hp.get("modality", "image")

@@ -1,0 +1,144 @@
+"""What a training run is: TrainConfig (the preset resolved with the run's overrides, and where
+and how it runs), and the model config.json that such a run writes.
+
+    TrainConfig.from_preset(data, out, "tiny", steps=30)                 # a named preset
+    TrainConfig.from_preset(data, out, "tiny", overrides={"revive": False})  # a variant of one
+    TrainConfig.from_preset(data, out, {...a preset's keys...})          # a preset of your own
+
+train.train(cfg) runs one. Nothing here touches a file but detect_modality, which looks at the
+names under the data folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import media
+from .presets import DEFAULT_PRESET, PRESETS, preset_modality
+
+ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
+# Optional architecture keys (absent = the default): a checkpoint must agree on these too.
+SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", "shuffle", "groups",
+              "stage_blocks")
+# What --init must share with the new model: the architecture but the prior (trained afresh).
+AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
+# Optional model keys of the quantizer, copied from the preset into config.json when present.
+QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight")
+# Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
+# revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
+# loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more). The codebook
+# update rule ("loss" or "ema") is a model config key, codebook_update.
+STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
+              "channels_last", "rate_lr_mult")
+# What a resumed run takes from this run rather than from its checkpoint.
+RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
+
+
+def detect_modality(folder: Path) -> str:
+    """"audio" when most media files under folder are audio, else "image"."""
+    kinds = [media.modality_of(p) for p in folder.rglob("*") if p.is_file()]
+    return "audio" if kinds.count("audio") > kinds.count("image") else "image"
+
+
+@dataclass
+class TrainConfig:
+    """One training run. hp is what it trains with: a preset's keys with the run's overrides
+    (steps, prior_steps, batch_size, ...); preset is the name recorded in config.training."""
+
+    data: Path
+    out: Path
+    hp: dict
+    preset: str = "custom"
+    modality: str = "image"
+    device: str = "auto"
+    resume: bool = False
+    name: str | None = None
+    seed: int = 0
+    init: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        self.data, self.out = Path(self.data), Path(self.out)
+        if self.hp.get("loss", "mse") not in ("mse", "ms-ssim"):
+            raise ValueError(f"unknown loss {self.hp['loss']!r} (mse or ms-ssim)")
+        if self.hp.get("loss") == "ms-ssim" and self.hp["crop"] < 176:
+            raise ValueError("the ms-ssim loss needs crops of at least 176 px (its 4 downsamplings)")
+
+    @classmethod
+    def from_preset(cls, data: Path, out: Path, preset: str | dict | None = None, *,
+                    overrides: dict | None = None, steps: int | None = None,
+                    prior_steps: int | None = None, batch_size: int | None = None,
+                    modality: str | None = None, device: str = "auto", resume: bool = False,
+                    name: str | None = None, seed: int = 0,
+                    init: str | Path | None = None) -> TrainConfig:
+        """The run of a preset, checked before anything is written.
+
+        Args:
+            data: folder searched recursively for images (or audio files).
+            out: where checkpoints, the log and the model are written.
+            preset: a name in presets.PRESETS ("tiny" for tests, "small"; audio: "tiny-audio",
+                "speech-stft", "speech-small"), or a dict of a preset's keys (recorded as
+                "custom"); default: the default of the modality.
+            overrides: preset keys replaced for this run (ablations, tests).
+            steps, prior_steps, batch_size: the schedule, where not the preset's.
+            modality: "image" or "audio"; default: the preset's, else what most files in data are.
+            device: "auto", "cpu", "cuda", ...; under torchrun each rank takes its LOCAL_RANK GPU.
+            resume: continue from OUT/checkpoint.pt when there is one.
+            name: the model's name (default: OUT's folder name); on resume it renames the model.
+            init: a model (shipped name or folder) of the same architecture whose autoencoder and
+                codebooks stage 1 starts from (fine-tuning, e.g. a shipped model on your own
+                photos); the prior is always trained afresh.
+        """
+        if isinstance(preset, dict):
+            label, base = "custom", preset
+        else:
+            if preset is not None and preset not in PRESETS:
+                raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+            label, base = preset, PRESETS.get(preset)  # None: the modality's default, below
+        if modality is None:
+            modality = preset_modality(base) if base is not None else detect_modality(Path(data))
+        if modality not in DEFAULT_PRESET:
+            raise ValueError(f"unknown modality {modality!r} (image or audio)")
+        if base is None:
+            label = DEFAULT_PRESET[modality]
+            base = PRESETS[label]
+        if preset_modality(base) != modality:
+            raise ValueError(f"preset {label!r} is not an {modality} preset")
+        hp = {**base, **(overrides or {})}
+        hp["steps"] = steps if steps is not None else hp["steps"]
+        hp["prior_steps"] = prior_steps if prior_steps is not None else hp["prior_steps"]
+        hp["batch_size"] = batch_size if batch_size is not None else hp["batch_size"]
+        return cls(data, out, hp, label, modality, device, resume, name, seed, init)
+
+
+def model_config(cfg: TrainConfig, hp: dict, task_keys: dict, device: str, world: int,
+                 n_train: int, n_val: int) -> dict:
+    """The config.json of the model a run trains: its architecture, the task's keys
+    (in_channels) and a record of the run in "training"."""
+    config = {k: hp[k] for k in ARCH_KEYS}
+    config.update({k: hp[k] for k in QUANTIZER_KEYS + SHAPE_KEYS if k in hp})
+    config.update(task_keys)
+    config.update(modality=cfg.modality, beta=0.25, name=cfg.name or cfg.out.name,
+                  training={"preset": cfg.preset, "data": str(cfg.data), "steps": hp["steps"],
+                            "prior_steps": hp["prior_steps"], "batch_size": hp["batch_size"],
+                            "crop": hp["crop"], "device": device, "world_size": world,
+                            "recon_weight": hp.get("recon_weight", 1.0),
+                            **{k: hp[k] for k in STUDY_KEYS if k in hp},
+                            "train_files": n_train, "val_files": n_val})
+    return config
+
+
+def resumed_config(ck: dict, fresh: dict, name: str | None, where: Path) -> dict:
+    """The config of a run resumed from checkpoint `ck` (read from `where`): its config, with
+    this run's schedule (it may change the step counts) and a record of where training was
+    resumed, so the shipped config tells what was run. `fresh` is this run's own config."""
+    keys = ARCH_KEYS + SHAPE_KEYS
+    if {k: ck["config"].get(k) for k in keys} != {k: fresh.get(k) for k in keys}:
+        raise ValueError(f"{where} was made with another architecture; drop --resume")
+    run = {k: fresh["training"][k] for k in RUN_KEYS}
+    tr = ck["config"]["training"]
+    resumed = tr.get("resumed", []) + [[ck["stage"], ck["step"]]]
+    config = {**ck["config"], "training": {**tr, **run, "resumed": resumed}}
+    if name:  # a name given on resume names the model that comes out
+        config["name"] = name
+    return config
