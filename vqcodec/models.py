@@ -5,8 +5,10 @@ A model is one folder::
     config.json          architecture, modality, layer sizes, prior fingerprint
     model.safetensors    encoder, decoder and HR-VQ codebooks (float32)
     prior.safetensors    the integer prior used for entropy coding
+    sampler.json, sampler.safetensors   optional: the float sampling prior (sampler.py), for
+                         `vqcodec sample` only; outside the identity, so adding one orphans no file
 
-Its identity is a hash of those three files; a `.vqc` records it, and decoding with any other
+Its identity is a hash of the first three files; a `.vqc` records it, and decoding with any other
 model is refused by name. Shipped models live in `weights/<name>/`; `--model` takes a name
 from there or a path to a folder.
 """
