@@ -18,14 +18,18 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
     codes / data   the HR-VQ indices out (.npz) / a folder of .vqc files as a torch Dataset
     bench, cards   rate-distortion and throughput benchmarks / the models' cards for `models`
     train, train_audio   the two-stage training loop and its image / audio tasks and presets
+    train_sampler, sampler_data   training the sampling prior on a model's codes / labelled
+                   image sets (.npz, class folders) and their codes
     batch          folder jobs: discovery, shards, resume, per-file failures, summary table
     naming         output names (a/b.png <-> a/b.png.vqc) and .vqc header sniffing
     audio_codec    audio: chunks with margins -> segments, and back (compress/decompress verbs)
-    rdo, sample    rate-distortion choice of words / ancestral samples from the prior
+    rdo, sample    rate-distortion choice of words / new images: the sampling prior when the
+                   model has one, else the checkerboard coding prior
     segments       the shared segment coder: codes <-> rANS streams under the exact prior,
                    index hashes, a file's checks against its model
     models         model folders: the Codec networks' assembly, identity, registry (DEFAULTS)
     autoencoder, quantizer, product_vq, prior, group_prior   the networks: E/D, HR-VQ, prior
+    sampler        the float sampling prior: a gated PixelCNN over the codes, raster order
     coding         rANS (constriction) streams
     media, audio, pipes, files   image / audio I/O, stdin/stdout, atomic outputs
     container      the .vqc format (numpy + struct only); limits, bombs: the decoder's budget
