@@ -99,7 +99,8 @@ class Codec(nn.Module):
                                     p["blocks"], p["phases"])
         else:
             self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
-                                  *usage, c.get("codebook_update", "loss"))
+                                  *usage, c.get("codebook_update", "loss"),
+                                  c.get("nearest", "gather"))
             self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"],
                                p["phases"])
         self.exact: ExactPrior | None = None
