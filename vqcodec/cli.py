@@ -427,7 +427,8 @@ def train(
     preset: str | None = typer.Option(None, help="Architecture and schedule. Images: small "
                                                  "(default), photo (the small architecture "
                                                  "fine-tuned: use with --init photo-small), "
-                                                 "tiny (seconds; for tests). Audio: "
+                                                 "cifar, cifar-flat, mnist (32x32 / 28x28 "
+                                                 "sets), tiny (seconds; for tests). Audio: "
                                                  "speech-stft (default), speech-small "
                                                  "(waveform convs), tiny-audio."),
     modality: str | None = typer.Option(None, "--modality",
@@ -505,8 +506,9 @@ def train_sampler(
     into: Path | None = typer.Option(None, "--into", help="When done, install the sampler in "
                                      "this model folder (the --model's own), where `vqcodec "
                                      "sample` finds it."),
-    preset: str = typer.Option("cifar", help="Architecture and schedule: cifar (32x32 codes), "
-                               "mnist (14x14), tiny (seconds; for tests)."),
+    preset: str = typer.Option("cifar", help="Architecture and schedule: cifar (3 layers of "
+                               "32x32 codes), cifar-flat (one layer of 512 words), mnist (14x14, "
+                               "no mirrored images), tiny (seconds; for tests)."),
     steps: int | None = typer.Option(None, help="Training steps (default: the preset's)."),
     batch_size: int | None = typer.Option(None, help="Code grids per step."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt "
