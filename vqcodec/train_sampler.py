@@ -3,9 +3,10 @@
 ::
 
     images (.npz or class folders; sampler_data) --the model's encoder + HR-VQ, the mirrored
-        images too--> codes --> Sampler: bits per index (cross-entropy, teacher forcing, every
-        layer at once); the class is dropped 10 % of the time, so the same network also draws
-        without one --> OUT/sampler.json + sampler.safetensors (with `into`: beside the model)
+        images too (presets with flip; not for digits)--> codes
+        --> Sampler: bits per index (cross-entropy, teacher forcing, every layer at once); the
+            class is dropped 10 % of the time, so the same network also draws without one
+        --> OUT/sampler.json + sampler.safetensors (with `into`: beside the model)
 
 OUT holds codes.pt (the codes, made once), checkpoint.pt (every ckpt_every steps and at the
 end: weights, Adam state, step; `resume` continues the step count) and train_log.jsonl (train
@@ -36,16 +37,22 @@ PRESETS: dict[str, dict] = {
     # Seconds: for tests and smoke runs.
     "tiny": dict(width=8, depth=2, dilations=[1, 2], cond_width=8, cond_blocks=1, batch_size=4,
                  steps=20, lr=3e-3, bf16=False, log_every=5, eval_every=10, ckpt_every=10,
-                 test_grids=16),
+                 test_grids=16, flip=True),
     # cifar-hrvq's 3 x 32 x 32 codes: most of the width where the structure is (the top layer,
     # dilations 1-8: the whole grid in 8 layers); the deeper layers refine what is above them.
     "cifar": dict(width=[64, 32, 32], depth=[8, 5, 5], dilations=[1, 2, 4, 8], cond_width=32,
                   cond_blocks=1, batch_size=16, steps=10000, lr=1e-3, bf16=True, log_every=50,
-                  eval_every=500, ckpt_every=250, test_grids=256),
+                  eval_every=500, ckpt_every=250, test_grids=256, flip=True),
+    # A flat VQ of the same bits (cifar-flat: one layer of 512 words): one network of about
+    # the MACs per position of the three above (1.0 M), for the hierarchy-vs-flat comparison.
+    "cifar-flat": dict(width=[72], depth=[8], dilations=[1, 2, 4, 8], cond_width=32,
+                       cond_blocks=1, batch_size=16, steps=10000, lr=1e-3, bf16=True,
+                       log_every=50, eval_every=500, ckpt_every=250, test_grids=256, flip=True),
     # An MNIST model at stride 2 (3 x 14 x 14 codes): dilations 1-4 span the grid in 6 layers.
+    # No mirrored images: a mirrored digit is not a digit.
     "mnist": dict(width=[48, 32, 32], depth=[6, 4, 4], dilations=[1, 2, 4], cond_width=32,
                   cond_blocks=1, batch_size=32, steps=4000, lr=1e-3, bf16=True, log_every=50,
-                  eval_every=500, ckpt_every=250, test_grids=512),
+                  eval_every=500, ckpt_every=250, test_grids=512, flip=False),
 }
 UNCOND = 0.1  # the fraction of steps' samples trained without their class
 
@@ -63,15 +70,17 @@ def _log(path: Path) -> Callable[[dict], None]:
 
 
 def make_codes(lm, data: Path, labels: bool, size: int | None, limit: int | None,
-               dev) -> dict:
-    """The codes of a data set: train (with the mirrored images), test, labels, classes."""
+               dev, flip: bool = True) -> dict:
+    """The codes of a data set: train (with flip: the mirrored images too), test, labels,
+    classes."""
     s = load_images(data, labels, size)
     x_tr, y_tr = s.x_train[:limit], None if s.y_train is None else s.y_train[:limit]
     x_te, y_te = s.x_test[:limit], None if s.y_test is None else s.y_test[:limit]
     if len(x_te) == 0:
         raise ValueError(f"{data} has no test images (x_test)")
-    train = torch.cat([encode(lm, x_tr, False, device=dev), encode(lm, x_tr, True, device=dev)])
-    y = None if y_tr is None else torch.from_numpy(y_tr).repeat(2)
+    copies = (False, True) if flip else (False,)
+    train = torch.cat([encode(lm, x_tr, f, device=dev) for f in copies])
+    y = None if y_tr is None else torch.from_numpy(y_tr).repeat(len(copies))
     return {"source": s.source, "train": train,
             "y_train": y, "test": encode(lm, x_te, device=dev),
             "y_test": None if y_te is None else torch.from_numpy(y_te), "classes": s.classes,
@@ -140,12 +149,13 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
     log = _log(out / "train_log.jsonl")
     codes_path = out / "codes.pt"
     cd = torch.load(codes_path, weights_only=False) if codes_path.is_file() else None
-    key = [lm.model_id.hex(), str(data), limit, labels, size]
+    key = [lm.model_id.hex(), str(data), limit, labels, size, hp["flip"]]
     if cd is None or cd.get("key") != key:
         t = time.time()
-        cd = dict(make_codes(lm, Path(data), labels, size, limit, dev), key=key)
+        cd = dict(make_codes(lm, Path(data), labels, size, limit, dev, hp["flip"]), key=key)
         torch.save(cd, codes_path)
-        echo(f"codes of {cd['train_images']} train images (and their mirror images), "
+        echo(f"codes of {cd['train_images']} train images"
+             f"{' (and their mirror images)' if hp['flip'] else ''}, "
              f"{len(cd['test'])} test images: {tuple(cd['train'].shape[1:])} each, "
              f"{time.time() - t:.1f} s")
     h, w = cd["train"].shape[2:]
