@@ -3,8 +3,10 @@
 It draws new images (`vqcodec sample`); it never codes a file, so it is free to be float (the
 bit-exact checkerboard prior in prior.py codes files and stays as it is). The model is the
 conditional gated PixelCNN of van den Oord et al. (2016), as the VQ-VAE papers use it: raster
-order over the latent grid, the top HR-VQ layer first, each deeper layer conditioned on every
-code of the layers above, class-conditional where the data has labels::
+order over the latent grid, the top HR-VQ layer first, each deeper layer conditioned on the
+codes of the layers above (known in full before it, so below and right of an index too: the
+conditioning stack sees cond_blocks * 2 positions around it, the causal stacks carry more from
+above and left), class-conditional where the data has labels::
 
     layer i:  path (k_1..k_i) at each position --embed--> e           (the layer's own codes)
               codes above (k_1..k_i-1) everywhere + class + position
