@@ -7,7 +7,8 @@
 # Stages (default: all, in this order): cifar  mnist-model  mnist  flat-model  flat  measure
 # Every stage resumes: after an interruption rerun the same command; a finished stage is
 # skipped (delete its run folder to redo it). Smoke runs: STEPS=3 LIMIT=64 WEIGHTS=/tmp/w
-# (a copy of weights/cifar-hrvq in it) RUNS=/tmp/runs, as in training/sampler/README.md.
+# (a copy of weights/cifar-hrvq in it) RUNS=/tmp/runs LOGS=/tmp/logs OUT=/tmp/mout, so
+# nothing lands in the repo; see training/sampler/README.md.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs}
@@ -15,6 +16,9 @@ WEIGHTS=${WEIGHTS:-weights}
 STEPS=${STEPS:-}   # every stage's step count (default: the presets')
 LIMIT=${LIMIT:-}   # only the first N images of each split (smoke runs)
 HERE=training/sampler
+LOGS=${LOGS:-$HERE}   # where the training logs are copied
+OUT=${OUT:-$HERE}     # where measure.py writes
+mkdir -p "$LOGS"
 CIFAR=$DATA/cifar10/cifar10_subset.npz
 MNIST=$DATA/mnist/mnist_subset.npz
 steps() { [ -n "$STEPS" ] && echo "--steps $STEPS" || true; }
@@ -38,11 +42,11 @@ model() {  # model NPZ PRESET NAME FOLDER: train RUNS/NAME, then copy the model 
 }
 
 stage_cifar() { sampler "$WEIGHTS/cifar-hrvq" "$CIFAR" cifar "$RUNS/sampler-cifar" \
-    $HERE/cifar_sampler_log.jsonl; }
+    $LOGS/cifar_sampler_log.jsonl; }
 
 stage_mnist_model() {
     model "$MNIST" mnist mnist-hrvq "$WEIGHTS/mnist-hrvq"
-    cp "$RUNS/mnist-hrvq/train_log.jsonl" $HERE/mnist_model_log.jsonl
+    cp "$RUNS/mnist-hrvq/train_log.jsonl" $LOGS/mnist_model_log.jsonl
     [ -f "$WEIGHTS/mnist-hrvq/card.json" ] || cat > "$WEIGHTS/mnist-hrvq/card.json" <<'EOF'
 {
   "summary": "28x28 grey digits (MNIST), stride 2; try `vqcodec sample --class 7`",
@@ -53,16 +57,16 @@ EOF
 }
 
 stage_mnist() { sampler "$WEIGHTS/mnist-hrvq" "$MNIST" mnist "$RUNS/sampler-mnist" \
-    $HERE/mnist_sampler_log.jsonl; }
+    $LOGS/mnist_sampler_log.jsonl; }
 
 # The flat VQ stays a run folder: it is a comparison, not a model to ship (and keep) for ever.
 stage_flat_model() {
     model "$CIFAR" cifar-flat cifar-flat "$RUNS/cifar-flat-model"
-    cp "$RUNS/cifar-flat/train_log.jsonl" $HERE/cifar_flat_model_log.jsonl
+    cp "$RUNS/cifar-flat/train_log.jsonl" $LOGS/cifar_flat_model_log.jsonl
 }
 
 stage_flat() { sampler "$RUNS/cifar-flat-model" "$CIFAR" cifar-flat "$RUNS/sampler-cifar-flat" \
-    $HERE/cifar_flat_sampler_log.jsonl; }
+    $LOGS/cifar_flat_sampler_log.jsonl; }
 
 stage_measure() {
     local small=()
@@ -70,10 +74,10 @@ stage_measure() {
                                --nearest 1 --classifier-epochs 1 --grid-cols 2)
     local models=(--model "$WEIGHTS/cifar-hrvq")
     [ -f "$RUNS/cifar-flat-model/config.json" ] && models+=(--model "$RUNS/cifar-flat-model")
-    python $HERE/measure.py "${models[@]}" --data "$CIFAR" --out "${OUT:-$HERE}/cifar" "${small[@]}"
+    python $HERE/measure.py "${models[@]}" --data "$CIFAR" --out "$OUT/cifar" "${small[@]}"
     if [ -f "$WEIGHTS/mnist-hrvq/config.json" ]; then
         python $HERE/measure.py --model "$WEIGHTS/mnist-hrvq" --data "$MNIST" \
-            --out "${OUT:-$HERE}/mnist" --no-flip --classifier-epochs 3 --test-limit 2000 \
+            --out "$OUT/mnist" --no-flip --classifier-epochs 3 --test-limit 2000 \
             "${small[@]}"
     fi
 }
