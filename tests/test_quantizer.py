@@ -141,3 +141,17 @@ def test_ema_update_moves_words_to_the_mean_of_their_residuals():
     import pytest
     with pytest.raises(ValueError, match="loss' or 'ema"):
         HRVQ(dim=3, codebook_size=2, num_layers=2, update="kmeans")
+
+
+def test_matmul_search_finds_the_same_words_as_gather():
+    """nearest="matmul" (flat VQ sized codebooks) searches the one-codebook top layer by a
+    matrix product; the deeper layers and every default model search as before."""
+    torch.manual_seed(4)
+    a = HRVQ(dim=6, codebook_size=64, num_layers=2)
+    b = HRVQ(dim=6, codebook_size=64, num_layers=2, nearest="matmul")
+    b.load_state_dict(a.state_dict())
+    z = torch.randn(3, 6, 20, 20)
+    assert torch.equal(a.search(z), b.search(z))
+    import pytest
+    with pytest.raises(ValueError, match="gather' or 'matmul"):
+        HRVQ(dim=3, codebook_size=2, num_layers=1, nearest="cdist")

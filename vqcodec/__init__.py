@@ -21,15 +21,19 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
     train_run, train_config   a run's setup and state (DDP, log, resume, --init) / TrainConfig
     train_image, train_audio   the tasks (one protocol): data, losses, metrics per modality
     presets        the training presets by name, image and audio side by side
+    train_sampler, sampler_data   training the sampling prior on a model's codes / labelled
+                   image sets (.npz, class folders) and their codes
     batch          folder jobs: discovery, shards, resume, per-file failures, summary table
     naming         output names (a/b.png <-> a/b.png.vqc) and .vqc header sniffing
     image_codec    images: tiles -> segments (same-size tiles share passes), and back (compress verbs)
     audio_codec    audio: chunks with margins -> segments, and back (compress/decompress verbs)
-    rdo, sample    rate-distortion choice of words / ancestral samples from the prior
+    rdo, sample    rate-distortion choice of words / new images: the sampling prior when the
+                   model has one, else the checkerboard coding prior
     segments       the shared segment coder: codes <-> rANS streams under the exact prior,
                    index hashes, a file's checks against its model, the model a file names
     models         model folders: the Codec networks' assembly, identity, registry (DEFAULTS)
     autoencoder, quantizer, product_vq, prior, group_prior   the networks: E/D, HR-VQ, prior
+    sampler        the float sampling prior: a gated PixelCNN over the codes, raster order
     coding         rANS (constriction) streams
     media, audio, pipes, files   image / audio I/O, stdin/stdout, atomic outputs
     container      the .vqc format (numpy + struct only); limits, bombs: the decoder's budget

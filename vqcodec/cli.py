@@ -427,7 +427,8 @@ def train(
     preset: str | None = typer.Option(None, help="Architecture and schedule. Images: small "
                                                  "(default), photo (the small architecture "
                                                  "fine-tuned: use with --init photo-small), "
-                                                 "tiny (seconds; for tests). Audio: "
+                                                 "cifar, cifar-flat, mnist (32x32 / 28x28 "
+                                                 "sets), tiny (seconds; for tests). Audio: "
                                                  "speech-stft (default), speech-small "
                                                  "(waveform convs), tiny-audio."),
     modality: str | None = typer.Option(None, "--modality",
@@ -444,7 +445,10 @@ def train(
     seed: int = typer.Option(0, help="Random seed."),
     device: str = DeviceOpt,
 ) -> None:
-    """Train a codec on your own folder of images or audio; then use it with --model OUT."""
+    """Train a codec on your own folder of images or audio; then use it with --model OUT.
+
+    For samples that look like the data, train a sampling prior on the model afterwards:
+    `vqcodec train-sampler --model OUT ...`."""
     from rich.progress import (
         BarColumn,
         Progress,
@@ -493,24 +497,84 @@ def train(
     out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
 
 
+@app.command("train-sampler")
+def train_sampler(
+    model: str = typer.Option(..., "--model", "-m", help="The model whose codes the sampler "
+                              "learns (a shipped name or a folder)."),
+    data: Path = typer.Option(..., "--data", "-d", help="An .npz (x_train, y_train, x_test, "
+                              "y_test, label_names: the labels are the classes) or a folder "
+                              "of images (subfolder names are the classes; 5 % held out)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: codes, checkpoints, "
+                                 "train_log.jsonl and the finished sampler."),
+    into: Path | None = typer.Option(None, "--into", help="When done, install the sampler in "
+                                     "this model folder (the --model's own), where `vqcodec "
+                                     "sample` finds it."),
+    preset: str = typer.Option("cifar", help="Architecture and schedule: cifar (3 layers of "
+                               "32x32 codes), cifar-flat (one layer of 512 words), mnist (14x14, "
+                               "no mirrored images), tiny (seconds; for tests)."),
+    steps: int | None = typer.Option(None, help="Training steps (default: the preset's)."),
+    batch_size: int | None = typer.Option(None, help="Code grids per step."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt "
+                                "(the step count goes on; --steps may raise the total)."),
+    no_labels: bool = typer.Option(False, "--no-labels", help="Ignore the data's classes."),
+    size: int | None = typer.Option(None, "--size", min=8, max=512, help="Folders: centre-crop "
+                                    "and resize every image to this side."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N train and "
+                                     "test images (smoke runs)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+) -> None:
+    """Train a sampling prior (autoregressive gated PixelCNN) on a model's codes, for `vqcodec
+    sample`. The model itself is not changed: its identity and files stay as they are."""
+    from .train_sampler import train_sampler as run
+
+    def progress(step: int, total: int, rec: dict) -> None:
+        test = f", test {rec['test_bits']:.3f}" if "test_bits" in rec else ""
+        err.print(f"step {step}/{total}: {rec['bits']:.3f} bits/index{test}, "
+                  f"{rec['s_per_step']:.2f} s/step", highlight=False)
+
+    folder = _run(lambda: run(model, data, out_dir, preset, steps, batch_size, resume, into, seed,
+                              not no_labels, size, limit, device,
+                              echo=lambda s: err.print(s, highlight=False), progress=progress))
+    if into:
+        out.print(f"sampler written to {folder} and installed in {into}; draw with `vqcodec "
+                  f"sample --model {into}`", highlight=False)
+    else:
+        out.print(f"sampler written to {folder}; copy its sampler.json and sampler.safetensors "
+                  "into the model folder (or train with --into) for `vqcodec sample`",
+                  highlight=False)
+
+
 @app.command()
 def sample(
     output: Path = typer.Option(..., "--output", "-o", help="Image file for the grid of samples."),
     model: str | None = ModelOpt,
     n: int = typer.Option(16, "-n", min=1, max=256, help="How many samples."),
-    size: int = typer.Option(128, "--size", min=8, max=2048, help="Side of each sample (px)."),
+    size: int | None = typer.Option(None, "--size", min=8, max=2048, help="Checkerboard prior: "
+                                    "the side of each sample (px, default 128). The sampling "
+                                    "prior draws the size it was trained on."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same samples."),
     temperature: float = typer.Option(1.0, "--temperature", min=0.05, max=10.0,
                                       help="Below 1: more likely codes; above 1: more varied."),
+    top_k: int | None = typer.Option(None, "--top-k", min=1, help="Draw each index from its K "
+                                     "most likely words only."),
+    cls: str | None = typer.Option(None, "--class", help="Sampling prior: the class to draw "
+                                   "(a name or a number; see the error for the list). Default: "
+                                   "no class."),
+    prior: str = typer.Option("auto", "--prior", help="auto (the sampling prior when the model "
+                              "has one, else the checkerboard coding prior), sampler or "
+                              "checkerboard."),
     force: bool = ForceOpt,
     device: str = DeviceOpt,
 ) -> None:
-    """Draw new images from a model's prior (ancestral sampling) into one grid image."""
+    """Draw new images into one grid image: from the model's sampling prior (autoregressive,
+    `vqcodec train-sampler`) when it has one, else from its checkerboard coding prior."""
     from . import media
     from .devices import resolve_device
     from .files import check_output
     from .models import load_model
-    from .sample import grid, sample_images
+    from .sample import grid
+    from .sample import sample as draw
 
     def go():
         check_output(None, output, force)
@@ -520,10 +584,17 @@ def sample(
         if lm.codec.modality != "image":
             raise ValueError(f"model {lm.name!r} is an {lm.codec.modality} model; sample draws "
                              "images (pass an image model with --model)")
-        media.save_image(grid(sample_images(lm, n, size, size, seed, temperature)), output)
+        imgs, what = draw(lm, n, seed, temperature, top_k, cls, size, prior)
+        media.save_image(grid(imgs), output)
+        return what
 
-    _run(go)
-    out.print(f"{n} samples from the prior -> {output}", highlight=False)
+    what = _run(go)
+    if what["prior"] == "sampler":
+        src = "the sampling prior (autoregressive)"
+        src += f", class {what['classes'][0]}" if what["classes"] else ", no class"
+    else:
+        src = "the checkerboard coding prior"
+    out.print(f"{n} samples from {src} -> {output} ({what['seconds']:.1f} s)", highlight=False)
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Rate-distortion benchmarks (needs the `bench` "

@@ -5,8 +5,10 @@ A model is one folder::
     config.json          architecture, modality, layer sizes, prior fingerprint
     model.safetensors    encoder, decoder and HR-VQ codebooks (float32)
     prior.safetensors    the integer prior used for entropy coding
+    sampler.json, sampler.safetensors   optional: the float sampling prior (sampler.py), for
+                         `vqcodec sample` only; outside the identity, so adding one orphans no file
 
-Its identity is a hash of those three files; a `.vqc` records it, and decoding with any other
+Its identity is a hash of the first three files; a `.vqc` records it, and decoding with any other
 model is refused by name. Shipped models live in `weights/<name>/`; `--model` takes a name
 from there or a path to a folder.
 """
@@ -97,7 +99,8 @@ class Codec(nn.Module):
                                     p["blocks"], p["phases"])
         else:
             self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
-                                  *usage, c.get("codebook_update", "loss"))
+                                  *usage, c.get("codebook_update", "loss"),
+                                  c.get("nearest", "gather"))
             self.prior = Prior(c["codebook_size"], c["num_layers"], p["width"], p["blocks"],
                                p["phases"])
         self.exact: ExactPrior | None = None

@@ -20,6 +20,21 @@ IMAGE_PRESETS: dict[str, dict] = {
                   num_layers=3, prior=dict(width=32, blocks=1, phases=2), recon_weight=10.0,
                   crop=32, batch_size=64, steps=3000, prior_steps=800, prior_crop=32, lr=1e-3,
                   crops_per_image=1),
+    # The same autoencoder with a flat VQ of the same bits (one layer of 512 words = 9 bits per
+    # position, as 8/64/512): the HR-VQVAE paper's hierarchy-vs-flat comparison for sampling.
+    # Its coding prior reads 513 one-hot planes (6 s/step): fewer prior steps, as it is only
+    # a reference here (the sampling priors are what is compared).
+    "cifar-flat": dict(channels=[32], strides=[1], latent_dim=16, res_blocks=1,
+                       codebook_size=512, num_layers=1, nearest="matmul",
+                       prior=dict(width=32, blocks=1, phases=2),
+                       recon_weight=10.0, crop=32, batch_size=64, steps=3000, prior_steps=300,
+                       prior_crop=32, lr=1e-3, crops_per_image=1),
+    # MNIST (28x28 grey digits): stride 2, a 14x14 grid of HR-VQ 8/64/512, so the sampling
+    # prior draws 3 x 196 indices in raster order.
+    "mnist": dict(channels=[32, 64], strides=[2, 1], latent_dim=16, res_blocks=1,
+                  codebook_size=8, num_layers=3, prior=dict(width=32, blocks=1, phases=2),
+                  recon_weight=10.0, crop=28, batch_size=64, steps=2000, prior_steps=600,
+                  prior_crop=28, lr=1e-3, crops_per_image=1),
     # The default for `vqcodec train` and the first shipped photo model.
     "small": dict(channels=[64, 128], latent_dim=64, res_blocks=2, codebook_size=8, num_layers=4,
                   prior=dict(width=64, blocks=2, phases=2),

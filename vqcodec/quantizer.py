@@ -68,14 +68,21 @@ class HRVQ(nn.Module):
         num_layers: n, depth of the hierarchy.
         beta: commitment weight of the paper's loss.
         update: "loss" (the paper's codebook term) or "ema" (moving averages, no codebook term).
+        nearest: "gather" (each vector's own codebook, difference by difference: the shipped
+            models' codes are this arithmetic's) or "matmul": a layer with one codebook (the
+            top one; a flat VQ is HR-VQ with one layer) searched as |c|^2 - 2 r.c, one matrix
+            product, for large m (512 words gathered per vector do not fit in memory).
     """
 
     def __init__(self, dim: int, codebook_size: int, num_layers: int, beta: float = 0.25,
                  usage_decay: float = USAGE_DECAY, dead_usage: float = DEAD_USAGE,
-                 update: str = "loss"):
+                 update: str = "loss", nearest: str = "gather"):
         super().__init__()
         if update not in ("loss", "ema"):
             raise ValueError(f"codebook update must be 'loss' or 'ema', not {update!r}")
+        if nearest not in ("gather", "matmul"):
+            raise ValueError(f"nearest must be 'gather' or 'matmul', not {nearest!r}")
+        self.nearest = nearest
         self.dim, self.m, self.n, self.beta = dim, codebook_size, num_layers, beta
         self.usage_decay, self.dead_usage, self.update = usage_decay, dead_usage, update
         self._last: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> residuals, paths
@@ -100,6 +107,9 @@ class HRVQ(nn.Module):
 
     def _nearest(self, r: torch.Tensor, path: torch.Tensor, i: int) -> torch.Tensor:
         """Index of the nearest word of each vector's own codebook at layer i."""
+        if self.nearest == "matmul" and self.codebooks[i].shape[0] == 1:
+            cb = self.codebooks[i][0]
+            return (cb.pow(2).sum(1) - 2 * r @ cb.t()).argmin(-1)
         words = self.codebooks[i][path]  # (N, m, D): the codebook the path above selects
         return (r.unsqueeze(1) - words).pow(2).sum(-1).argmin(-1)
 

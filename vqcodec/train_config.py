@@ -24,7 +24,7 @@ SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", 
 # What --init must share with the new model: the architecture but the prior (trained afresh).
 AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
 # Optional model keys of the quantizer, copied from the preset into config.json when present.
-QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight")
+QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight", "nearest")
 # Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more). The codebook
