@@ -8,6 +8,15 @@ resolves it, with the run's overrides, into the hyper-parameters a run trains wi
 
 from __future__ import annotations
 
+# photo-v4 and its chunks (training/photo-v4): later chunks change only what their comments say.
+PHOTO_V4 = dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96, groups=12,
+                res_blocks=0, codebook_size=16, num_layers=3,
+                prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
+                lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
+                rate_lr_mult=20.0, crop=128, batch_size=8, steps=7000, prior_steps=1500,
+                prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12)
+PHOTO_V4_G24 = dict(PHOTO_V4, groups=24, steps=5500, prior_steps=1000)
+
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
     "tiny": dict(channels=[16, 32], latent_dim=16, res_blocks=1, codebook_size=4, num_layers=2,
@@ -56,31 +65,16 @@ IMAGE_PRESETS: dict[str, dict] = {
     # 1/8), product HR-VQ (12 trees of 8-dim words, m = 16, 3 layers: up to 2.25 bpp before the
     # prior) with an entropy-constrained choice, lam drawn per sample so one model spans the
     # rates; a (layer, group) prior. training/photo-v4 has the measurements behind each choice.
-    "photo-v4": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
-                     groups=12, res_blocks=0, codebook_size=16, num_layers=3,
-                     prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
-                     lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
-                     rate_lr_mult=20.0, crop=128, batch_size=8, steps=7000, prior_steps=1500,
-                     prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12),
+    "photo-v4": PHOTO_V4,
     # photo-v4 with each 8-dim group split in two (24 trees of 4-dim words: up to 4.5 bpp before
     # the prior): chunk 1's codes used 2.0 of its 2.25 bpp at lam 0 and the transform's
     # unquantized ceiling sat just above (30.1 vs 29.9 dB on Kodak), so the quantizer's capacity,
     # not its error, capped the top rate. Started from photo-v4-c1 (--init splits its words).
-    "photo-v4-g24": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
-                         groups=24, res_blocks=0, codebook_size=16, num_layers=3,
-                         prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
-                         lam_range=[0.005, 0.3], lam_zero=0.25, channels_last=True, bf16=True,
-                         rate_lr_mult=20.0, crop=128, batch_size=8, steps=5500, prior_steps=1000,
-                         prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12),
+    "photo-v4-g24": PHOTO_V4_G24,
     # Chunk 3: the search weighs each group's error by the decoder's sensitivity to it (probed
     # every 100 steps), and lam spans 3 decades so the low rates are trained too.
-    "photo-v4-c3": dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_dim=96,
-                        groups=24, res_blocks=0, codebook_size=16, num_layers=3,
-                        prior=dict(width=32, blocks=1, phases=2), layer_dropout=False,
-                        search_weight="decoder", lam_range=[0.003, 2.0], lam_zero=0.2,
-                        channels_last=True, bf16=True, rate_lr_mult=20.0, crop=128, batch_size=8,
-                        steps=4000, prior_steps=1000, prior_crop=128, lr=5e-4, prior_batch=8,
-                        crops_per_image=12),
+    "photo-v4-c3": dict(PHOTO_V4_G24, search_weight="decoder", lam_range=[0.003, 2.0],
+                        lam_zero=0.2, steps=4000),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,
