@@ -246,3 +246,23 @@ def test_weighted_model_trains_saves_and_codes(image_folder, tmp_path, lowres_mo
     assert sens.shape == (4,) and bool((sens > 0).all())  # probed at step 0, saved with the weights
     img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
     assert api.decompress(api.compress(img, lm, rdo=0.3), lm).shape == img.shape
+
+
+def test_init_grows_the_decoder_and_starts_where_the_parent_was(lowres_model, image_folder,
+                                                                tmp_path):
+    from vqcodec.train import TrainConfig, train
+
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "grown", "tiny-lowres",
+                                        overrides={"decoder_blocks": [3, 2]}, steps=0,
+                                        prior_steps=1, init=lowres_model, device="cpu"),
+                echo=lambda s: None)
+    parent, grown = load_model(lowres_model), load_model(out)
+    assert len(grown.codec.decoder.net) == len(parent.codec.decoder.net) + 3
+    z = torch.randn(1, grown.codec.config["latent_dim"], 3, 4)
+    with torch.no_grad():  # the added blocks are identities until trained
+        assert torch.equal(grown.codec.decoder(z), parent.codec.decoder(z))
+    with pytest.raises(ValueError, match="cannot grow"):
+        train(TrainConfig.from_preset(image_folder, tmp_path / "shrunk", "tiny-lowres",
+                                      overrides={"decoder_blocks": [0, 1]}, steps=0,
+                                      prior_steps=1, init=lowres_model, device="cpu"),
+              echo=lambda s: None)

@@ -297,7 +297,8 @@ class EncoderLR(nn.Module):
 
 class DecoderLR(nn.Module):
     """The mirror of EncoderLR: 1x1 -> ConvNeXt blocks -> 1x1 + pixel-shuffle 2, ... -> 1x1 +
-    pixel-shuffle 4 to the image."""
+    pixel-shuffle 4 to the image. `blocks` is in the encoder's order (1/4 first) and may differ
+    from the encoder's: a decoder grown from a parent (grow_decoder) has more."""
 
     def __init__(self, out_ch: int, widths: list[int], blocks: list[int], latent_dim: int):
         super().__init__()
@@ -312,3 +313,33 @@ class DecoderLR(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _run_lr(self.net, z) + 0.5
+
+
+def _decoder_slots(blocks: list[int]) -> list[tuple]:
+    """What each index of DecoderLR.net holds: ("block", stage, k) or ("layer", stage, kind)."""
+    slots: list[tuple] = [("layer", -1, "in")]
+    nb = blocks[::-1]
+    for j, n in enumerate(nb):
+        slots += [("block", j, k) for k in range(n)]
+        if j + 1 < len(nb):
+            slots += [("layer", j, "conv"), ("layer", j, "shuffle")]
+    return slots + [("layer", len(nb), "conv"), ("layer", len(nb), "shuffle")]
+
+
+def grow_decoder(state: dict, old: list[int], new: list[int], fresh: dict) -> dict:
+    """A parent's weights for a DecoderLR with more ConvNeXt blocks per stage (`new` >= `old`,
+    encoder order): the parent's layers move to their new indices and each added block, put
+    after the parent's in its stage, takes `fresh`'s weights with a zero residual scale, so the
+    grown decoder computes exactly what the parent's did and training continues from there."""
+    if len(old) != len(new) or any(n < o for o, n in zip(old, new, strict=True)):
+        raise ValueError(f"cannot grow decoder blocks {old} into {new}")
+    where = {slot: i for i, slot in enumerate(_decoder_slots(new))}
+    out = {k: v for k, v in state.items() if not k.startswith("decoder.net.")}
+    for k, v in state.items():
+        if k.startswith("decoder.net."):
+            i, rest = k[len("decoder.net."):].split(".", 1)
+            out[f"decoder.net.{where[_decoder_slots(old)[int(i)]]}.{rest}"] = v
+    for k, v in fresh.items():
+        if k.startswith("decoder.net.") and k not in out:
+            out[k] = torch.zeros_like(v) if k.endswith(".gamma") else v
+    return out

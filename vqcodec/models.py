@@ -73,7 +73,9 @@ class Codec(nn.Module):
         if c["modality"] == "image" and c.get("arch") == "lowres":
             # Pixel-unshuffle stems and ConvNeXt stages at 1/4, 1/8, ... (stage_blocks each).
             args = (c["in_channels"], c["channels"], c["stage_blocks"], c["latent_dim"])
-            self.encoder, self.decoder = EncoderLR(*args), DecoderLR(*args)
+            self.encoder = EncoderLR(*args)
+            self.decoder = DecoderLR(c["in_channels"], c["channels"],
+                                     c.get("decoder_blocks") or c["stage_blocks"], c["latent_dim"])
         elif c["modality"] == "image":
             args = (c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st, self.shuffle)
             self.encoder, self.decoder = Encoder2d(*args), Decoder2d(*args)

@@ -16,6 +16,8 @@ PHOTO_V4 = dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_d
                 rate_lr_mult=20.0, crop=128, batch_size=8, steps=7000, prior_steps=1500,
                 prior_crop=128, lr=5e-4, prior_batch=8, crops_per_image=12)
 PHOTO_V4_G24 = dict(PHOTO_V4, groups=24, steps=5500, prior_steps=1000)
+PHOTO_V4_C3 = dict(PHOTO_V4_G24, search_weight="decoder", lam_range=[0.003, 2.0], lam_zero=0.2,
+                   steps=4000)
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -73,8 +75,11 @@ IMAGE_PRESETS: dict[str, dict] = {
     "photo-v4-g24": PHOTO_V4_G24,
     # Chunk 3: the search weighs each group's error by the decoder's sensitivity to it (probed
     # every 100 steps), and lam spans 3 decades so the low rates are trained too.
-    "photo-v4-c3": dict(PHOTO_V4_G24, search_weight="decoder", lam_range=[0.003, 2.0],
-                        lam_zero=0.2, steps=4000),
+    "photo-v4-c3": PHOTO_V4_C3,
+    # Chunk 4: the transform was the ceiling at every rate, so the decoder grows from 2+3 to
+    # 4+5 ConvNeXt blocks (the added ones start as identities: --init photo-v4-c3 continues
+    # exactly); 51.6k -> 70.9k MACs per pixel.
+    "photo-v4-c4": dict(PHOTO_V4_C3, decoder_blocks=[4, 5], steps=3000, prior_steps=500),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,

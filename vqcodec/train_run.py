@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
+from .autoencoder import grow_decoder
 from .devices import resolve_device
 from .models import Codec, model_id, resolve
 from .product_vq import split_groups
@@ -211,6 +212,11 @@ def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
         # A product HR-VQ parent with fewer, wider groups: split its words (finer quantizer,
         # the same transform), see product_vq.split_groups.
         state, diff = split_groups(state, new_g // old_g), []
+    if diff == ["decoder_blocks"]:
+        # A parent with fewer decoder blocks: add them as identities (grow_decoder).
+        old_b = cfg.get("decoder_blocks") or cfg["stage_blocks"]
+        state = grow_decoder(state, old_b, codec.config["decoder_blocks"], codec.state_dict())
+        diff = []
     if diff:
         raise ValueError(f"--init model {folder} has another architecture ({diff[0]}: "
                          f"{cfg.get(diff[0])!r} vs {codec.config.get(diff[0])!r})")
