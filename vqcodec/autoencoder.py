@@ -333,12 +333,12 @@ def grow_decoder(state: dict, old: list[int], new: list[int], fresh: dict) -> di
     grown decoder computes exactly what the parent's did and training continues from there."""
     if len(old) != len(new) or any(n < o for o, n in zip(old, new, strict=True)):
         raise ValueError(f"cannot grow decoder blocks {old} into {new}")
-    where = {slot: i for i, slot in enumerate(_decoder_slots(new))}
+    was, where = _decoder_slots(old), {slot: i for i, slot in enumerate(_decoder_slots(new))}
     out = {k: v for k, v in state.items() if not k.startswith("decoder.net.")}
     for k, v in state.items():
         if k.startswith("decoder.net."):
             i, rest = k[len("decoder.net."):].split(".", 1)
-            out[f"decoder.net.{where[_decoder_slots(old)[int(i)]]}.{rest}"] = v
+            out[f"decoder.net.{where[was[int(i)]]}.{rest}"] = v
     for k, v in fresh.items():
         if k.startswith("decoder.net.") and k not in out:
             out[k] = torch.zeros_like(v) if k.endswith(".gamma") else v

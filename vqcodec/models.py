@@ -62,6 +62,11 @@ def weights_dir() -> Path:
     return here.parent / "weights"
 
 
+def decoder_blocks(config: dict) -> list[int]:
+    """A lowres model's ConvNeXt blocks per decoder stage: the encoder's unless grown."""
+    return config.get("decoder_blocks") or config["stage_blocks"]
+
+
 class Codec(nn.Module):
     """Encoder + HR-VQ + decoder (+ the prior while training). Built from a config dict."""
 
@@ -74,8 +79,8 @@ class Codec(nn.Module):
             # Pixel-unshuffle stems and ConvNeXt stages at 1/4, 1/8, ... (stage_blocks each).
             args = (c["in_channels"], c["channels"], c["stage_blocks"], c["latent_dim"])
             self.encoder = EncoderLR(*args)
-            self.decoder = DecoderLR(c["in_channels"], c["channels"],
-                                     c.get("decoder_blocks") or c["stage_blocks"], c["latent_dim"])
+            self.decoder = DecoderLR(c["in_channels"], c["channels"], decoder_blocks(c),
+                                     c["latent_dim"])
         elif c["modality"] == "image":
             args = (c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st, self.shuffle)
             self.encoder, self.decoder = Encoder2d(*args), Decoder2d(*args)

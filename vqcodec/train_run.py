@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from .autoencoder import grow_decoder
 from .devices import resolve_device
-from .models import Codec, model_id, resolve
+from .models import Codec, decoder_blocks, model_id, resolve
 from .product_vq import split_groups
 from .train_audio import AudioTask
 from .train_config import AE_KEYS, TrainConfig, model_config, resumed_config
@@ -214,8 +214,8 @@ def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
         state, diff = split_groups(state, new_g // old_g), []
     if diff == ["decoder_blocks"]:
         # A parent with fewer decoder blocks: add them as identities (grow_decoder).
-        old_b = cfg.get("decoder_blocks") or cfg["stage_blocks"]
-        state = grow_decoder(state, old_b, codec.config["decoder_blocks"], codec.state_dict())
+        state = grow_decoder(state, decoder_blocks(cfg), decoder_blocks(codec.config),
+                             codec.state_dict())
         diff = []
     if diff:
         raise ValueError(f"--init model {folder} has another architecture ({diff[0]}: "
