@@ -36,6 +36,7 @@ from .prior import (
     _round_ste,
     exp_table,
     export_integer_convs,
+    import_integer_convs,
     phase_map,
     quant_act,
 )
@@ -166,6 +167,19 @@ class GroupPrior(nn.Module):
             out.update(export_integer_convs(net, f"l{s}."))
         out["exp_table"] = exp_table()
         return out
+
+    @torch.no_grad()
+    def load_integer(self, t: dict[str, torch.Tensor]) -> None:
+        """Start from a shipped integer prior (export's tensors): float weights that are the
+        integers times their steps, so training continues where the shipped prior stopped."""
+        for s, net in enumerate(self.nets):
+            st = net.stem
+            s_w = t[f"l{s}.stem.mult"].double() * ACT_SCALE / (1 << SHIFT)
+            st.cur.copy_(t[f"l{s}.stem_c.w"].double() * s_w.view(-1, 1, 1, 1))
+            if st.above is not None:
+                st.above.copy_(t[f"l{s}.stem_a.w"].double() * s_w.view(-1, 1, 1, 1))
+            st.bias.copy_(t[f"l{s}.stem.bias"].double() * ACT_SCALE / (1 << SHIFT))
+            import_integer_convs(net, t, f"l{s}.")
 
 
 class GroupExactPrior(ExactPrior):

@@ -18,6 +18,7 @@ PHOTO_V4 = dict(arch="lowres", channels=[96, 192], stage_blocks=[2, 3], latent_d
 PHOTO_V4_G24 = dict(PHOTO_V4, groups=24, steps=5500, prior_steps=1000)
 PHOTO_V4_C3 = dict(PHOTO_V4_G24, search_weight="decoder", lam_range=[0.003, 2.0], lam_zero=0.2,
                    steps=4000)
+PHOTO_V4_C4 = dict(PHOTO_V4_C3, decoder_blocks=[4, 5], steps=3000, prior_steps=500)
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -79,7 +80,11 @@ IMAGE_PRESETS: dict[str, dict] = {
     # Chunk 4: the transform was the ceiling at every rate, so the decoder grows from 2+3 to
     # 4+5 ConvNeXt blocks (the added ones start as identities: --init photo-v4-c3 continues
     # exactly); 51.6k -> 70.9k MACs per pixel.
-    "photo-v4-c4": dict(PHOTO_V4_C3, decoder_blocks=[4, 5], steps=3000, prior_steps=500),
+    "photo-v4-c4": PHOTO_V4_C4,
+    # Chunk 5: chunk 4's autoencoder as it is (no stage-1 steps) and its coding prior trained on
+    # from the shipped one (init_prior) with a full cosine: chunks 3 and 4 each trained theirs
+    # from scratch for only 500 steps.
+    "photo-v4-c5": dict(PHOTO_V4_C4, steps=0, prior_steps=1500, init_prior=True),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,

@@ -150,6 +150,14 @@ class Prior(nn.Module):
             total = total + bits
         return total / n, per_layer
 
+    @torch.no_grad()
+    def load_integer(self, t: dict[str, torch.Tensor]) -> None:
+        """Start from a shipped integer prior (export_integer's tensors): float weights that
+        are the integers times their steps, so training continues where it stopped."""
+        for i, net in enumerate(self.nets):
+            _import_conv(net.stem, t, f"l{i}.stem", 1.0, ACT_SCALE)
+            import_integer_convs(net, t, f"l{i}.")
+
 
 # -- exact integer network ----------------------------------------------------------------------
 def _export_conv(out: dict, key: str, conv: nn.Conv2d, s_in: float, s_out: float) -> None:
@@ -169,6 +177,23 @@ def export_integer_convs(net: nn.Module, prefix: str) -> dict[str, torch.Tensor]
     _export_conv(out, prefix + "mix", net.mix, ACT_SCALE, ACT_SCALE)
     _export_conv(out, prefix + "head", net.head, ACT_SCALE, LOGIT_SCALE)
     return out
+
+
+@torch.no_grad()
+def _import_conv(conv: nn.Conv2d, t: dict, key: str, s_in: float, s_out: float) -> None:
+    """The inverse of _export_conv: float weights whose fake quantization is the integers."""
+    s_w = t[key + ".mult"].double() * s_out / (s_in * (1 << SHIFT))
+    conv.weight.copy_(t[key + ".w"].double() * s_w.view(-1, 1, 1, 1))
+    conv.bias.copy_(t[key + ".bias"].double() * s_out / (1 << SHIFT))
+
+
+def import_integer_convs(net: nn.Module, t: dict, prefix: str) -> None:
+    """Load export_integer_convs's tensors back into a context network's float convs."""
+    for j, (c1, c2) in enumerate(net.blocks):
+        _import_conv(c1, t, f"{prefix}b{j}a", ACT_SCALE, ACT_SCALE)
+        _import_conv(c2, t, f"{prefix}b{j}b", ACT_SCALE, ACT_SCALE)
+    _import_conv(net.mix, t, prefix + "mix", ACT_SCALE, ACT_SCALE)
+    _import_conv(net.head, t, prefix + "head", ACT_SCALE, LOGIT_SCALE)
 
 
 def exp_table() -> torch.Tensor:

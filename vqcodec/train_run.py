@@ -176,10 +176,17 @@ def _start(run: Run, n_files: int) -> dict | None:
         run.stage, run.step = ck["stage"], ck["step"]
         run.log.say(f"resuming stage {run.stage} at step {run.step}")
     elif cfg.init is not None:
-        run.config["training"]["init"] = init_from(run.codec, cfg.init, cfg.modality)
-        run.log.say(f"stage 1 starts from model {run.config['training']['init']['name']}")
+        run.config["training"]["init"] = init_from(run.codec, cfg.init, cfg.modality,
+                                                   bool(run.hp.get("init_prior")))
+        init = run.config["training"]["init"]
+        run.log.say(f"stage 1 starts from model {init['name']}"
+                    + (" (stage 2 from its prior)" if init.get("prior") else ""))
     run.log({"event": "start", "config": run.config, "files": n_files})
     return ck
+
+
+# What the prior's tensor shapes depend on: a parent's prior loads only where these agree.
+PRIOR_KEYS = ("prior", "codebook_size", "num_layers", "groups")
 
 
 def autoencoder_params(codec: Codec) -> list[torch.nn.Parameter]:
@@ -200,9 +207,10 @@ def optimizers(codec: Codec, hp: dict) -> tuple[torch.optim.Adam, torch.optim.Ad
     return opt1, torch.optim.Adam(codec.prior.parameters(), lr=hp["lr"])
 
 
-def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
-    """Load a model's autoencoder and codebooks into `codec` (same architecture); returns a
-    record of it for the config (name and identity)."""
+def init_from(codec: Codec, init: str | Path, modality: str, prior: bool = False) -> dict:
+    """Load a model's autoencoder and codebooks into `codec` (same architecture), and with
+    `prior` its coding prior too (the float prior from its integer tensors); returns a record
+    of it for the config (name and identity)."""
     folder = resolve(init, modality)
     cfg = json.loads((folder / "config.json").read_text())
     diff = [k for k in AE_KEYS if cfg.get(k) != codec.config.get(k)]
@@ -226,5 +234,13 @@ def init_from(codec: Codec, init: str | Path, modality: str) -> dict:
     if unexpected or any(not k.startswith("prior.") for k in missing):
         raise ValueError(f"--init model {folder}: its weights do not match the architecture")
     codec.quantizer.mark_used()
-    return {"name": cfg.get("name", folder.name), "model_id": model_id(folder).hex()}
+    record = {"name": cfg.get("name", folder.name), "model_id": model_id(folder).hex()}
+    if prior:
+        diff = [k for k in PRIOR_KEYS if cfg.get(k) != codec.config.get(k)]
+        if diff:
+            raise ValueError(f"--init model {folder}: its prior has another shape ({diff[0]}), "
+                             f"so the preset's init_prior cannot start from it")
+        codec.prior.load_integer(load_file(str(folder / "prior.safetensors")))
+        record["prior"] = True
+    return record
 
