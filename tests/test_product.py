@@ -266,3 +266,64 @@ def test_init_grows_the_decoder_and_starts_where_the_parent_was(lowres_model, im
                                       overrides={"decoder_blocks": [0, 1]}, steps=0,
                                       prior_steps=1, init=lowres_model, device="cpu"),
               echo=lambda s: None)
+
+
+@torch.no_grad()
+def test_prior_search_pays_less_than_the_light_tables_choice(lowres_model):
+    from vqcodec.group_prior import step_map
+    from vqcodec.rdo import search_rd_groups
+    from vqcodec.segments import encode_streams
+
+    lm = load_model(lowres_model)
+    codec, img = lm.codec, synthetic_image(48, 64, 8)
+    z = codec.encoder(api._images_to_tensor([img], codec.stride, "cpu"))
+    q, ex = codec.quantizer, codec.exact
+    assert torch.equal(search_rd_groups(codec, z, 0.0), q.search(z))
+    lam = 1.0
+    probs: dict = {}
+    rd, light = search_rd_groups(codec, z, lam, probs=probs), q.search(z, None, lam)
+
+    def cost(codes):  # the search's own objective, with the bits the file will spend
+        r, dist = q._flatten(z)[0], 0.0
+        words = q.lookup(codes).movedim(2, -1)  # (B, n, D, h, w) -> ... (B, n, h, w, D)
+        scale = q.search_scale().repeat_interleave(q.d)
+        for i in range(q.n):
+            r = r.reshape(-1, q.g * q.d) - words[:, i].reshape(-1, q.g * q.d)
+            dist += float((r.pow(2) / scale).sum())
+        sm = step_map(q.g, *codes.shape[-2:], ex.phases)
+        bits = 0.0
+        for i in range(q.n):
+            for t in range(ex.steps):
+                p = ex.step_probs(codes, i, t)[0].double()
+                k = codes[0, i][sm == t]
+                bits -= float((p[torch.arange(len(k)), k] / p.sum(-1)).log2().sum())
+        return dist + lam * bits, bits
+
+    (c_rd, b_rd), (c_light, b_light) = cost(rd), cost(light)
+    assert c_rd < c_light and b_rd < b_light
+    # the probabilities the search computed are the coder's: the same bytes without them
+    assert set(probs) == {(i, t) for i in range(q.n) for t in range(ex.steps)}
+    assert encode_streams(rd, codec, q.n, probs)[0].streams == encode_streams(rd, codec, q.n)[0].streams
+    data = api.compress(img, lm, rdo=lam)
+    assert torch.equal(api.decode_streams(container.unpack(data).segments, codec, q.n), rd)
+
+
+def test_init_prior_starts_from_the_parents_integer_prior(lowres_model, image_folder, tmp_path):
+    from safetensors.torch import load_file
+
+    from vqcodec.group_prior import GroupPrior
+    from vqcodec.train import TrainConfig, train
+
+    parent = load_file(lowres_model / "prior.safetensors")
+    cfg = json.loads((lowres_model / "config.json").read_text())
+    p = cfg["prior"]
+    net = GroupPrior(cfg["codebook_size"], cfg["num_layers"], cfg["groups"], p["width"],
+                     p["blocks"], phases=p["phases"])
+    net.load_integer(parent)
+    assert all(torch.equal(v, parent[k]) for k, v in net.export().items())
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "child", "tiny-lowres",
+                                        overrides={"init_prior": True}, steps=0, prior_steps=0,
+                                        init=lowres_model, device="cpu"), echo=lambda s: None)
+    child = json.loads((out / "config.json").read_text())
+    assert child["training"]["init"]["prior"] is True
+    assert child["prior_fingerprint"] == cfg["prior_fingerprint"]

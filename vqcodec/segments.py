@@ -29,9 +29,11 @@ def with_groups(codes: torch.Tensor) -> torch.Tensor:
     return codes if codes.dim() == 5 else codes.unsqueeze(2)
 
 
-def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment]:
+def encode_streams(codes: torch.Tensor, codec, n: int,
+                   probs: dict | None = None) -> list[container.Segment]:
     """One segment per item of codes (B, >= n, [G,] h, w): the first n layers, each a rANS stream
-    (step by step of the prior's decoding order) and a hash of its indices."""
+    (step by step of the prior's decoding order) and a hash of its indices. probs: the prior's
+    probabilities of (layer, step) already computed for these codes (vqcodec.rdo), if any."""
     ex, c5 = codec.exact, with_groups(codes)
     h, w = c5.shape[-2:]
     sm = ex.step_map(h, w)
@@ -39,9 +41,9 @@ def encode_streams(codes: torch.Tensor, codec, n: int) -> list[container.Segment
     for i in range(n):
         encs = [StreamEncoder() for _ in codes]
         for t in range(ex.steps):
-            probs = ex.step_probs(c5, i, t).cpu().numpy()
+            pr = probs[i, t] if probs and (i, t) in probs else ex.step_probs(c5, i, t).cpu().numpy()
             for b, enc in enumerate(encs):
-                enc.add(c5[b, i][sm == t].numpy(), probs[b])
+                enc.add(c5[b, i][sm == t].numpy(), pr[b])
         for b, enc in enumerate(encs):
             streams[b].append(enc.finish())
     return [container.Segment((h, w), streams[b],
