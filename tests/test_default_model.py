@@ -34,8 +34,10 @@ def test_round_trip_quality(default_model):
     out = api.decompress(data, default_model)
     assert out.shape == img.shape
     mse = np.mean((img.astype(float) - out) ** 2)
-    assert 10 * np.log10(255**2 / mse) > 20
-    assert 8 * len(data) / (128 * 160) < 1.2  # bits per pixel, all layers
+    assert 10 * np.log10(255**2 / mse) > 25
+    # bits per pixel, all layers, at the model's default rate (its tuned lam, not the top rate:
+    # this textured crop takes 3.7 bpp at lam 0)
+    assert 8 * len(data) / (128 * 160) < 3.0
     # Fewer layers: fewer bytes, lower quality, still decodable.
     small = api.compress(img, default_model, layers=1)
     assert len(small) < len(data)

@@ -43,7 +43,7 @@ from .quantizer import DEAD_USAGE, HRVQ, USAGE_DECAY
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-v3", "audio": "speech-stft"}
+DEFAULTS = {"image": "photo-v4-c5", "audio": "speech-stft"}
 
 
 class ModelError(ValueError):

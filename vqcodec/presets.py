@@ -85,9 +85,9 @@ IMAGE_PRESETS: dict[str, dict] = {
     # from the shipped one (init_prior) with a full cosine: chunks 3 and 4 each trained theirs
     # from scratch for only 500 steps.
     "photo-v4-c5": dict(PHOTO_V4_C4, steps=0, prior_steps=1500, init_prior=True),
-    # Chunk 6: chunk 5's prior trained on, now on the codes of 256 px crops (16x16 latent grids,
-    # where 128 px gave 8x8: with a 5x5 context, 44 % of an 8x8 grid's positions see a border,
-    # 23 % of a 16x16's, ~20 % of a Kodak image's 48x32), batch 2 so a step costs the same.
+    # Chunk 6: chunk 5's prior trained on, now on the codes of 256 px crops (32x32 latent grids,
+    # where 128 px gave 16x16: with a 5x5 context, 44 % of a 16x16 grid's positions see a
+    # border, 23 % of a 32x32's, 10 % of a Kodak image's 96x64), batch 2: a step costs the same.
     "photo-v4-c6": dict(PHOTO_V4_C4, steps=0, prior_steps=1500, init_prior=True, prior_crop=256,
                         prior_batch=2),
     # The same shape at toy size, for tests.

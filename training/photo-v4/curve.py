@@ -1,14 +1,17 @@
 """The photo-v4 campaign's learning curve: validation PSNR and estimated bpp at fixed lam
 against CPU-hours, from the stage-1 logs of its chunks.
 
-    python training/photo-v4/curve.py LOG [LOG ...] --cores 1 --json curve.json --plot curve.png
+    python training/photo-v4/curve.py LOG [LOG ...] --cores 1 --json curve.json --plot curve.png \
+        --bench 3=bench_kodak_c3.json --bench 4=bench_kodak_c4.json ...
 
 Each LOG is a chunk's train_log.jsonl, in campaign order; a chunk's hours continue from the
-previous chunk's last record. CPU-hours = wall seconds of stage 1 x cores used (the chunks of
-this campaign ran on one pinned core, the other being busy with other work). Validation is on
-108 crops of 128 px from the held-out 5 % of ../shared/data/photos; bpp_est is the light
-entropy model's estimate (the coding prior, trained in stage 2, writes about as much; Kodak
-bytes from `vqcodec bench images` are the real figure).
+end of the previous chunk, its stage 1 and its prior's stage 2 (a chunk may train only the
+prior). CPU-hours = wall seconds x cores used (the chunks of this campaign ran on one pinned
+core, the other being busy with other work). --bench CHUNK=JSON adds the real figure at the
+chunk's end: Kodak BD-rate against JPEG from `bench_shards.py merge` (or `vqcodec bench
+images`). Validation is on 108 crops of 128 px from the held-out 5 % of
+../shared/data/photos; bpp_est is the light entropy model's estimate (the coding prior
+writes less: Kodak bytes are the real figure).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import json
 from pathlib import Path
 
 
-def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> list[dict]:
-    rows = []
+def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> tuple[list[dict], float]:
+    """The chunk's stage-1 validation rows, and the CPU-hours at its end (stage 2 included)."""
+    rows, last = [], {1: 0.0, 2: 0.0}
     for line in path.read_text().splitlines():
         rec = json.loads(line)
+        if rec.get("stage") in last:
+            last[rec["stage"]] = max(last[rec["stage"]], rec["sec"])
         if rec.get("stage") != 1 or "val" not in rec:
             continue
         v = rec["val"]
@@ -33,7 +39,16 @@ def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> list[di
             else:
                 row[key] = val
         rows.append(row)
-    return rows
+    return rows, round(offset_h + (last[1] + last[2]) * cores / 3600, 3)
+
+
+def bench_point(chunk: int, path: Path, hours: float) -> dict:
+    """A chunk's Kodak BD-rates against JPEG from a merged bench JSON."""
+    bd = json.loads(path.read_text())["bd_rate_percent"]
+    name = next(k.split(" vs ")[0] for k in bd if k.startswith(f"photo-v4-c{chunk} vs jpeg"))
+    return {"chunk": f"chunk {chunk}", "cpu_hours": hours, "bench": path.name,
+            "bd_jpeg_psnr": round(bd[f"{name} vs jpeg (psnr)"], 2),
+            "bd_jpeg_ms_ssim": round(bd[f"{name} vs jpeg (ms_ssim)"], 2)}
 
 
 def main() -> None:
@@ -42,21 +57,28 @@ def main() -> None:
     ap.add_argument("--cores", type=float, default=1.0)
     ap.add_argument("--json", dest="json_path", type=Path)
     ap.add_argument("--plot", type=Path)
+    ap.add_argument("--bench", action="append", default=[], metavar="CHUNK=JSON")
     args = ap.parse_args()
     rows: list[dict] = []
+    ends = [0.0]
     for i, log in enumerate(args.logs):
-        rows += read_chunk(log, f"chunk {i + 1}", rows[-1]["cpu_hours"] if rows else 0.0, args.cores)
-    for r in rows:
+        chunk_rows, end = read_chunk(log, f"chunk {i + 1}", ends[-1], args.cores)
+        rows += chunk_rows
+        ends.append(end)
+    benches = [bench_point(int(c), Path(p), ends[int(c)])
+               for c, p in (b.split("=", 1) for b in args.bench)]
+    for r in rows + benches:
         print(json.dumps(r))
     if args.json_path:
-        args.json_path.write_text(json.dumps(rows, indent=1) + "\n")
+        args.json_path.write_text(json.dumps({"validation": rows, "kodak": benches}, indent=1)
+                                  + "\n")
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(1, 3, figsize=(16, 4))
+        fig, ax = plt.subplots(1, 4, figsize=(21, 4))
         lams = [k[5:] for k in rows[0] if k.startswith("psnr@")]
         for lam in lams:
             h = [r["cpu_hours"] for r in rows]
@@ -72,6 +94,16 @@ def main() -> None:
         ax[2].set_ylabel("val PSNR (dB)")
         ax[2].grid(alpha=0.3)
         ax[2].legend()
+        for key, label in (("bd_jpeg_psnr", "PSNR"), ("bd_jpeg_ms_ssim", "MS-SSIM")):
+            ax[3].plot([b["cpu_hours"] for b in benches], [b[key] for b in benches], "o-",
+                       label=label)
+        for b in benches:
+            ax[3].annotate(b["chunk"], (b["cpu_hours"], b["bd_jpeg_psnr"]), fontsize=8)
+        ax[3].axhline(-25, color="gray", ls="--", lw=1, label="must (PSNR)")
+        ax[3].set_xlabel("CPU-hours (stage 1 + prior)")
+        ax[3].set_ylabel("Kodak BD-rate vs JPEG (%)")
+        ax[3].grid(alpha=0.3)
+        ax[3].legend()
         ax[0].set_ylabel("val PSNR (dB)")
         ax[1].set_ylabel("val bpp (light entropy model)")
         for a in ax[:2]:
