@@ -7,16 +7,36 @@ dropping the last layers keeps a prefix of the payload.
 Reading is defensive: every count and length is checked against the file size and ``Limits``
 before anything is allocated, and every failure is a one-line ``ContainerError``.
 Pure stdlib + numpy on purpose: ``vqcodec info`` and validation must not need torch.
+
+The file as Python objects (VQCFile, Segment, the geometries, Limits) and the rules both
+directions check are in vqc_file.py; this module is the byte layout. Its names are all here.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 import numpy as np
+
+from .vqc_file import (  # noqa: F401 (the objects of the format, re-exported: their old home)
+    DEFAULT_LIMITS,
+    U32_MAX,
+    AudioGeometry,
+    ContainerError,
+    ImageGeometry,
+    Limits,
+    Segment,
+    VQCFile,
+    check_codebook,
+    check_geometry,
+    check_latent,
+    check_layers,
+    check_segments,
+    code_hash,
+    truncate,
+)
 
 MAGIC = b"VQC\x1a"
 FORMAT_VERSION = 1
@@ -29,151 +49,6 @@ _IMAGE_GEOM = struct.Struct("<IIB")  # width, height, channels
 _AUDIO_GEOM = struct.Struct("<IHQ")  # sample_rate, channels, num_samples
 _SEGS = struct.Struct("<II")  # segment_size, num_segments
 _U32 = struct.Struct("<I")
-_U32_MAX = 0xFFFFFFFF
-
-
-class ContainerError(ValueError):
-    """A malformed ``.vqc`` file or an unserialisable ``VQCFile``; the message is one line."""
-
-
-@dataclass(frozen=True)
-class ImageGeometry:
-    width: int
-    height: int
-    channels: int  # 1 (grayscale) or 3 (RGB)
-
-
-@dataclass(frozen=True)
-class AudioGeometry:
-    sample_rate: int
-    channels: int
-    num_samples: int  # per channel
-
-
-@dataclass
-class Segment:
-    latent_shape: tuple[int, int]  # (h, w) of the latent grid; audio uses (1, frames)
-    streams: list[bytes]  # one rANS stream per stored layer, layer 1 first
-    code_hashes: list[int]  # per stored layer: code_hash() of that layer's indices
-    # Set only by read_header(), whose segments carry no stream bytes (streams == []).
-    declared_lengths: list[int] | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def stream_lengths(self) -> list[int]:
-        if not self.streams and self.declared_lengths is not None:
-            return list(self.declared_lengths)
-        return [len(s) for s in self.streams]
-
-
-@dataclass
-class VQCFile:
-    modality: str  # "image" or "audio"
-    model_name: str  # utf-8, at most 255 bytes encoded
-    model_id: bytes  # exactly 16 bytes
-    num_layers_model: int  # layers the model has
-    codebook_size: int
-    geometry: ImageGeometry | AudioGeometry
-    segment_size: int  # 0 = one segment; else tile side (pixels) / chunk length (samples)
-    segments: list[Segment]
-
-    @property
-    def num_layers(self) -> int:
-        """Stored layers (code_hashes is used because header-only objects have no streams)."""
-        return len(self.segments[0].code_hashes) if self.segments else 0
-
-    @property
-    def payload_bytes(self) -> int:
-        return sum(sum(s.stream_lengths) for s in self.segments)
-
-    def layer_bytes(self) -> list[int]:
-        """Payload bytes of each stored layer, summed over segments."""
-        totals = [0] * self.num_layers
-        for seg in self.segments:
-            for i, n in enumerate(seg.stream_lengths):
-                totals[i] += n
-        return totals
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_pixels: int = 1 << 28
-    max_side: int = 1 << 16
-    max_audio_channels: int = 64
-    max_samples: int = 48000 * 3600 * 24
-    max_sample_rate: int = 768000
-    max_layers: int = 16
-    max_segments: int = 1 << 20
-    max_latent_positions: int = 1 << 26
-
-
-DEFAULT_LIMITS = Limits()
-
-
-def code_hash(indices: np.ndarray) -> int:
-    """CRC32 of ``indices`` as a C-contiguous little-endian uint16 array (values in 0..65535)."""
-    arr = np.asarray(indices)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"code_hash needs integer indices, got dtype {arr.dtype}")
-    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
-        raise ValueError("code_hash needs indices in 0..65535")
-    return zlib.crc32(np.ascontiguousarray(arr, dtype="<u2").tobytes())
-
-
-# --- checks shared by pack() and unpack(), so both enforce exactly the same rules ---
-
-
-def _check_layers(n_model: int, n: int, limits: Limits) -> None:
-    if not 1 <= n_model <= limits.max_layers:
-        raise ContainerError(f"model layer count {n_model} outside 1..{limits.max_layers}")
-    if not 1 <= n <= n_model:
-        raise ContainerError(f"stored layer count {n} outside 1..{n_model} (model layers)")
-
-
-def _check_codebook(m: int) -> None:
-    if not 2 <= m <= 0xFFFF:
-        raise ContainerError(f"codebook size {m} outside 2..65535")
-
-
-def _check_geometry(g: ImageGeometry | AudioGeometry, limits: Limits) -> None:
-    if isinstance(g, ImageGeometry):
-        if g.channels not in (1, 3):
-            raise ContainerError(f"image channels must be 1 or 3, got {g.channels}")
-        if not (1 <= g.width <= limits.max_side and 1 <= g.height <= limits.max_side):
-            raise ContainerError(
-                f"image size {g.width}x{g.height} outside 1..{limits.max_side} per side"
-            )
-        if g.width * g.height > limits.max_pixels:
-            raise ContainerError(
-                f"image size {g.width}x{g.height} exceeds {limits.max_pixels} pixels"
-            )
-    else:
-        if not 1 <= g.channels <= limits.max_audio_channels:
-            raise ContainerError(
-                f"audio channels {g.channels} outside 1..{limits.max_audio_channels}"
-            )
-        if not 1 <= g.sample_rate <= limits.max_sample_rate:
-            raise ContainerError(
-                f"sample rate {g.sample_rate} outside 1..{limits.max_sample_rate}"
-            )
-        if not 0 <= g.num_samples <= limits.max_samples:
-            raise ContainerError(f"num_samples {g.num_samples} outside 0..{limits.max_samples}")
-
-
-def _check_segment_count(segment_size: int, count: int, limits: Limits) -> None:
-    if not 0 <= segment_size <= _U32_MAX:
-        raise ContainerError(f"segment size {segment_size} does not fit in u32")
-    if not 1 <= count <= limits.max_segments:
-        raise ContainerError(f"segment count {count} outside 1..{limits.max_segments}")
-    if segment_size == 0 and count != 1:
-        raise ContainerError(f"segment size 0 means one segment, but there are {count}")
-
-
-def _check_latent(index: int, h: int, w: int, limits: Limits) -> None:
-    if h < 1 or w < 1 or h * w > limits.max_latent_positions:  # also bounds h, w to u32
-        raise ContainerError(
-            f"segment {index} latent grid {h}x{w} outside 1..{limits.max_latent_positions} "
-            "positions"
-        )
 
 
 def pack(f: VQCFile, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -191,15 +66,10 @@ def pack(f: VQCFile, limits: Limits = DEFAULT_LIMITS) -> bytes:
     if not f.segments:
         raise ContainerError("a file needs at least one segment")
     n = f.num_layers
-    _check_layers(f.num_layers_model, n, limits)
-    _check_codebook(f.codebook_size)
-    _check_geometry(f.geometry, limits)
-    _check_segment_count(f.segment_size, len(f.segments), limits)
-    if isinstance(f.geometry, ImageGeometry):
-        _check_image_tiles(f.geometry, f.segment_size, len(f.segments))
-    elif len(f.segments) % f.geometry.channels:
-        raise ContainerError(f"{len(f.segments)} segments is not a multiple of the "
-                             f"{f.geometry.channels} channels")
+    check_layers(f.num_layers_model, n, limits)
+    check_codebook(f.codebook_size)
+    check_geometry(f.geometry, limits)
+    check_segments(f.geometry, f.segment_size, len(f.segments), limits, reading=False)
 
     out = [_FIXED.pack(MAGIC, FORMAT_VERSION, _MODALITY_CODES[f.modality], 0, f.model_id,
                        len(name)), name, _LAYERS.pack(f.num_layers_model, n, f.codebook_size)]
@@ -211,7 +81,7 @@ def pack(f: VQCFile, limits: Limits = DEFAULT_LIMITS) -> bytes:
     out.append(_SEGS.pack(f.segment_size, len(f.segments)))
     for i, seg in enumerate(f.segments):
         h, w = seg.latent_shape
-        _check_latent(i, h, w, limits)
+        check_latent(i, h, w, limits)
         if len(seg.streams) != n or len(seg.code_hashes) != n:
             raise ContainerError(
                 f"segment {i} has {len(seg.streams)} streams and {len(seg.code_hashes)} code "
@@ -219,7 +89,7 @@ def pack(f: VQCFile, limits: Limits = DEFAULT_LIMITS) -> bytes:
             )
         out.append(_SEGS.pack(h, w))
         for layer, (s, ch) in enumerate(zip(seg.streams, seg.code_hashes, strict=True), 1):
-            if len(s) > _U32_MAX or not 0 <= ch <= _U32_MAX:
+            if len(s) > U32_MAX or not 0 <= ch <= U32_MAX:
                 raise ContainerError(f"layer {layer} of segment {i}: stream or hash too large")
             out.append(struct.pack("<III", len(s), zlib.crc32(s), ch))
     header = b"".join(out)
@@ -237,33 +107,24 @@ class _Reader:
     def left(self) -> int:
         return len(self.buf) - self.pos
 
-    def take(self, st: struct.Struct, what: str) -> tuple:
-        if st.size > self.left():
-            raise ContainerError(
-                f"truncated header: {what} needs {st.size} bytes at offset {self.pos}, "
-                f"file has {len(self.buf)}"
-            )
-        vals = st.unpack_from(self.buf, self.pos)
-        self.pos += st.size
-        return vals
-
-    def raw(self, n: int, what: str) -> memoryview:
+    def _need(self, n: int, what: str) -> None:
         if n > self.left():
             raise ContainerError(
                 f"truncated header: {what} needs {n} bytes at offset {self.pos}, "
                 f"file has {len(self.buf)}"
             )
+
+    def take(self, st: struct.Struct, what: str) -> tuple:
+        self._need(st.size, what)
+        vals = st.unpack_from(self.buf, self.pos)
+        self.pos += st.size
+        return vals
+
+    def raw(self, n: int, what: str) -> memoryview:
+        self._need(n, what)
         self.pos += n
         return self.buf[self.pos - n : self.pos]
 
-
-def _check_image_tiles(g: ImageGeometry, segment_size: int, count: int) -> None:
-    """An image's segment count is fixed by its size and tile side (FORMAT.md, Image tiles)."""
-    if segment_size:
-        need = -(-g.width // segment_size) * -(-g.height // segment_size)
-        if count != need:
-            raise ContainerError(f"the file has {count} tiles, a {g.width}x{g.height} image in "
-                                 f"{segment_size}-px tiles has {need}")
 
 
 def _parse_fixed(r: _Reader, limits: Limits) -> tuple:
@@ -284,22 +145,17 @@ def _parse_fixed(r: _Reader, limits: Limits) -> tuple:
     except UnicodeDecodeError:
         raise ContainerError("model name is not valid utf-8") from None
     n_model, n, m = r.take(_LAYERS, "layer counts")
-    _check_layers(n_model, n, limits)
-    _check_codebook(m)
+    check_layers(n_model, n, limits)
+    check_codebook(m)
     geom: ImageGeometry | AudioGeometry
     if modality == 1:
         geom = ImageGeometry(*r.take(_IMAGE_GEOM, "image geometry"))
     else:
         rate, ch, samples = r.take(_AUDIO_GEOM, "audio geometry")
         geom = AudioGeometry(sample_rate=rate, channels=ch, num_samples=samples)
-    _check_geometry(geom, limits)
+    check_geometry(geom, limits)
     seg_size, count = r.take(_SEGS, "segment count")
-    _check_segment_count(seg_size, count, limits)
-    if isinstance(geom, ImageGeometry):
-        _check_image_tiles(geom, seg_size, count)
-    elif count % geom.channels:
-        raise ContainerError(f"the file has {count} segments, not a multiple of its "
-                             f"{geom.channels} channels")
+    check_segments(geom, seg_size, count, limits, reading=True)
     return modality, name, bytes(model_id), n_model, n, m, geom, seg_size, count
 
 
@@ -342,7 +198,7 @@ def _parse_header(buf: memoryview, limits: Limits,
     bad = (table[:, 0] == 0) | (table[:, 1] == 0) | (positions > limits.max_latent_positions)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _check_latent(i, int(table[i, 0]), int(table[i, 1]), limits)
+        check_latent(i, int(table[i, 0]), int(table[i, 1]), limits)
     (stored_crc,) = r.take(_U32, "header checksum")
     if zlib.crc32(buf[: r.pos - 4]) != stored_crc:
         raise ContainerError("header is corrupt (checksum mismatch)")
@@ -420,14 +276,3 @@ def inspect(data: bytes | bytearray | memoryview,
     return f, [int(v) for v in table[:, 2::3].sum(0, dtype=np.uint64)]
 
 
-def truncate(f: VQCFile, num_layers: int) -> VQCFile:
-    """Return a copy of ``f`` keeping only its first ``num_layers`` stored layers."""
-    if not 1 <= num_layers <= f.num_layers:
-        raise ContainerError(f"cannot keep {num_layers} layers of {f.num_layers} stored")
-    k = num_layers
-    segments = [
-        replace(seg, streams=seg.streams[:k], code_hashes=seg.code_hashes[:k],
-                declared_lengths=None if seg.declared_lengths is None else seg.declared_lengths[:k])
-        for seg in f.segments
-    ]
-    return replace(f, segments=segments)
