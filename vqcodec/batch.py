@@ -1,4 +1,4 @@
-"""Folder-in, folder-out batch jobs: discovery, sharding across machines, resume, summary.
+"""Folder-in, folder-out batch jobs: discovery, the plan (resume), and running it.
 
 Generic on purpose (no torch here): the caller passes a ``process`` function that codes a group
 of items. Outputs are written atomically by that function, so an existing output is either
@@ -12,6 +12,9 @@ replaced, by an older or newer file) since it was coded is coded again and count
 "re-coded". No manifest: every shard and machine sees the same outputs, and nothing else can go
 stale. (Outputs written before this rule have a later time than their input: they are re-coded
 once.)
+
+Sharding across machines is shards.py; the results, their summary and their display are
+batch_summary.py (both re-exported here).
 """
 
 from __future__ import annotations
@@ -21,29 +24,16 @@ import os
 import re
 import time
 import warnings
-import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from . import container
+from .batch_summary import FileResult, Summary, progress_bar, render, summarize  # noqa: F401
 from .errors import one_line
 from .media import modality_of
 from .naming import DEFAULT_DECODED_EXT, VQC_EXT, output_name  # noqa: F401 (re-exported)
+from .shards import parse_shard, shard  # noqa: F401 (re-exported)
 
 # Temporary files of files.atomic_path: ".NAME.<8 hex>.tmp[.EXT]"; group 1 is NAME.
 _TEMP_RE = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
@@ -57,51 +47,6 @@ class Item:
     size: int  # input bytes
     mtime_ns: int | None = None  # input's modification time when planned; given to the output
     recode: bool = False  # a complete output existed but its input has changed since
-
-
-@dataclass
-class FileResult:
-    rel: str
-    status: str  # "done" | "skipped" | "failed"
-    bytes_in: int
-    bytes_out: int
-    seconds: float
-    error: str | None = None
-    recoded: bool = False  # done again because the input changed since its output was made
-
-
-@dataclass
-class Summary:
-    files: int  # done + skipped + failed
-    done: int
-    skipped: int
-    failed: int
-    ignored: int  # not media by extension
-    bytes_in: int  # of the done files only, so that the ratio describes this run's work
-    bytes_out: int
-    seconds: float
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    shard: tuple[int, int] = (0, 1)
-    recoded: int = 0  # of `done`: outputs redone because their input changed
-
-    def ratio(self) -> float:
-        return self.bytes_in / self.bytes_out if self.bytes_out else 0.0
-
-    def files_per_second(self) -> float:
-        return (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["failures"] = [{"path": p, "error": e} for p, e in self.failures]
-        d["shard"] = list(self.shard)
-        d["ratio"] = self.ratio()
-        d["files_per_second"] = self.files_per_second()
-        d["exit_code"] = self.exit_code
-        return d
 
 
 def _is_temp(name: str) -> bool:
@@ -136,41 +81,6 @@ def discover(root: Path, compressing: bool, exclude: Path | None = None) -> tupl
     found.sort(key=lambda p: p.as_posix())
     return found, ignored
 
-
-def _shard_of(rel: Path, count: int) -> int:
-    return zlib.crc32(Path(rel).as_posix().encode("utf-8")) % count
-
-
-def shard(rels: list[Path], index: int, count: int) -> list[Path]:
-    """The paths of shard index/count; depends only on each path, so every machine agrees."""
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"shard {index}/{count}: need count >= 1 and 0 <= index < count")
-    return [r for r in rels if _shard_of(r, count) == index]
-
-
-def _shard_pair(index: str, count: str, what: str) -> tuple[int, int]:
-    i, n = index.strip(), count.strip()
-    if not (i.isdigit() and n.isdigit()):
-        raise ValueError(f"bad shard {what}: expected two non-negative integers 'INDEX/COUNT'")
-    pair = int(i), int(n)
-    if pair[1] < 1 or pair[0] >= pair[1]:
-        raise ValueError(f"bad shard {what}: need COUNT >= 1 and 0 <= INDEX < COUNT")
-    return pair
-
-
-def parse_shard(spec: str | None, env: Mapping[str, str] = os.environ) -> tuple[int, int]:
-    """'i/N' -> (i, N); None -> RANK/WORLD_SIZE, else SLURM_PROCID/SLURM_NTASKS, else (0, 1)."""
-    if spec is not None:
-        parts = spec.split("/")
-        if len(parts) != 2:
-            raise ValueError(f"bad shard {spec!r}: expected 'INDEX/COUNT', e.g. '0/4'")
-        return _shard_pair(parts[0], parts[1], repr(spec))
-    for rank, world in (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS")):
-        if rank in env or world in env:
-            if rank not in env or world not in env:
-                raise ValueError(f"{rank} and {world} must be set together (or pass a shard)")
-            return _shard_pair(env[rank], env[world], f"from {rank}={env[rank]!r} {world}={env[world]!r}")
-    return 0, 1
 
 
 def is_complete(dst: Path, compressing: bool) -> bool:
@@ -238,14 +148,23 @@ def clean_stale_temps(items: list[Item]) -> int:
     return removed
 
 
-def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
-         shard_spec: str | None = None) -> tuple[list[Item], list[FileResult], int]:
-    """Items to code, results for outputs already complete (skipped) or unusable, ignored count."""
+
+
+def folder_roots(src_root: Path, dst_root: Path) -> tuple[Path, Path]:
+    """A folder job's input and output roots, absolute; checked that the input is a folder and
+    that the output is another one (a job writing into its own input would find its outputs)."""
     src_root, dst_root = Path(src_root).absolute(), Path(dst_root).absolute()
     if not src_root.is_dir():
         raise ValueError(f"input folder not found: {src_root}")
     if src_root.resolve() == dst_root.resolve():
         raise ValueError("output folder must differ from the input folder")
+    return src_root, dst_root
+
+
+def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
+         shard_spec: str | None = None) -> tuple[list[Item], list[FileResult], int]:
+    """Items to code, results for outputs already complete (skipped) or unusable, ignored count."""
+    src_root, dst_root = folder_roots(src_root, dst_root)
     index, count = parse_shard(shard_spec)
     rels, ignored = discover(src_root, compressing, exclude=dst_root)
     # Name clashes (a/x.vqc and a/x.png.vqc) are found on the full list so every shard agrees.
@@ -279,6 +198,8 @@ def plan(src_root: Path, dst_root: Path, compressing: bool, force: bool = False,
             it.recode = True
         todo.append(it)
     return todo, results, ignored
+
+
 
 
 def _groups(items: list[Item], group_key: Callable[[Item], object] | None,
@@ -337,57 +258,3 @@ def run(items: list[Item], process: Callable[[list[Item]], list[tuple[int, str |
     for group in _groups(items, group_key, batch_size):
         attempt(group)
     return results
-
-
-def summarize(results: list[FileResult], ignored: int, seconds: float,
-              shard: tuple[int, int] = (0, 1)) -> Summary:
-    done = [r for r in results if r.status == "done"]
-    failed = sorted((r for r in results if r.status == "failed"), key=lambda r: r.rel)
-    return Summary(
-        files=len(results), done=len(done), skipped=sum(r.status == "skipped" for r in results),
-        failed=len(failed), ignored=ignored, bytes_in=sum(r.bytes_in for r in done),
-        bytes_out=sum(r.bytes_out for r in done), seconds=seconds,
-        failures=[(r.rel, r.error or "failed") for r in failed], shard=(shard[0], shard[1]),
-        recoded=sum(r.recoded for r in done),
-    )
-
-
-def render(summary: Summary, console: Console) -> None:
-    s = summary
-    title = "batch" if s.shard[1] == 1 else f"batch, shard {s.shard[0]}/{s.shard[1]}"
-    table = Table(title=title, show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for name, value in (
-        ("files", s.files), ("done", s.done), ("re-coded (input changed)", s.recoded),
-        ("skipped", s.skipped), ("ignored", s.ignored),
-        ("failed", s.failed), ("bytes in", f"{s.bytes_in:,}"), ("bytes out", f"{s.bytes_out:,}"),
-        ("ratio", f"{s.ratio():.2f}"), ("seconds", f"{s.seconds:.1f}"),
-        ("files/s", f"{s.files_per_second():.2f}"),
-    ):
-        table.add_row(name, str(value), style="red" if name == "failed" and s.failed else None)
-    console.print(table)
-    for rel, reason in s.failures:
-        console.print(Text(f"FAILED {rel}: {reason}", style="red"))  # Text: no markup in file names
-
-
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} files/s" if task.speed else "- files/s")
-
-
-@contextlib.contextmanager
-def progress_bar(console: Console, total: int) -> Iterator[tuple[Progress, Callable[[FileResult], None]]]:
-    """A bar of files done/total with files/s and ETA; feed the callback each FileResult."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("coding", total=total)
-        failed = 0
-
-        def advance(result: FileResult) -> None:
-            nonlocal failed
-            failed += result.status == "failed"
-            bar.update(task, advance=1, description=f"coding ({failed} failed)" if failed else "coding")
-
-        yield bar, advance

@@ -184,11 +184,7 @@ def folder_codes(src_root: Path, dst_root: Path, model: str | Path | LoadedModel
     Complete outputs are kept unless force (rerun to resume); failures are recorded, never fatal.
     progress: optional (total) -> callback(FileResult)."""
     t0 = time.time()
-    src_root, dst_root = Path(src_root).absolute(), Path(dst_root).absolute()
-    if not src_root.is_dir():
-        raise ValueError(f"input folder not found: {src_root}")
-    if src_root.resolve() == dst_root.resolve():
-        raise ValueError("output folder must differ from the input folder")
+    src_root, dst_root = batch.folder_roots(src_root, dst_root)
     media_rels, ignored = batch.discover(src_root, True, exclude=dst_root)
     vqc_rels, _ = batch.discover(src_root, False, exclude=dst_root)
     items, done = [], []
