@@ -53,14 +53,18 @@ def _temp_name(dst: Path) -> Path:
     return dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp{dst.suffix}")
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # fsync works on a read-only descriptor on POSIX
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
     # Makes the rename itself durable; best effort, as some systems cannot open a directory.
     with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(folder)
 
 
 @contextlib.contextmanager
@@ -73,11 +77,7 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     tmp = _temp_name(dst)
     try:
         yield tmp
-        fd = os.open(tmp, os.O_RDONLY)  # fsync works on a read-only descriptor on POSIX
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(tmp)
         os.replace(tmp, dst)
     except BaseException:
         # BaseException too: Ctrl-C mid-write must not leave a half-written temp file.
