@@ -12,18 +12,24 @@ HR-VQVAE (hierarchical residual vector quantization) + a bit-exact PixelCNN prio
 
 Package map, callers first (one module an idea; no import cycle: tests/test_imports.py):
 
-    cli            the `vqcodec` command: Typer commands, one line per error, --json on stdout
+    cli            the `vqcodec` command: the Typer app; its commands in cli_files (compress,
+                   decompress, truncate, info, codes), cli_models (models, train, train-sampler,
+                   sample), cli_bench; cli_options / cli_run: shared options / consoles,
+                   one line per error, --json on stdout
     api            facade: compress/decompress/info over arrays, bytes and files; picks the codec
     targets        rate and quality goals (--bpp, --kbps, --psnr, --max-size): encode once, cut
     codes / data   the HR-VQ indices out (.npz) / a folder of .vqc files as a torch Dataset
-    bench, cards   rate-distortion and throughput benchmarks / the models' cards for `models`
+    bench, cards   the benchmarks / the models' cards for `models`: bench re-exports
+                   image_bench, audio_bench (rate-distortion), batch_bench (throughput) and
+                   bench_results (RD frontier, BD-rate, JSON and plots)
     train          the two-stage training loop: train(TrainConfig) = setup, stage 1, stage 2, export
     train_run, train_config   a run's setup and state (DDP, log, resume, --init) / TrainConfig
     train_image, train_audio   the tasks (one protocol): data, losses, metrics per modality
     presets        the training presets by name, image and audio side by side
     train_sampler, sampler_data   training the sampling prior on a model's codes / labelled
                    image sets (.npz, class folders) and their codes
-    batch          folder jobs: discovery, shards, resume, per-file failures, summary table
+    batch          folder jobs: discovery, resume, per-file failures; shards (which machine
+                   codes which file), batch_summary (results, summary table, progress bar)
     naming         output names (a/b.png <-> a/b.png.vqc) and .vqc header sniffing
     image_codec    images: tiles -> segments (same-size tiles share passes), and back (compress verbs)
     audio_codec    audio: chunks with margins -> segments, and back (compress/decompress verbs)
@@ -33,10 +39,12 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
                    index hashes, a file's checks against its model, the model a file names
     models         model folders: the Codec networks' assembly, identity, registry (DEFAULTS)
     autoencoder, quantizer, product_vq, prior, group_prior   the networks: E/D, HR-VQ, prior
-    sampler        the float sampling prior: a gated PixelCNN over the codes, raster order
+    sampler        the float sampling prior: a gated PixelCNN over the codes, raster order;
+                   its networks in sampler_net
     coding         rANS (constriction) streams
     media, audio, pipes, files   image / audio I/O, stdin/stdout, atomic outputs
-    container      the .vqc format (numpy + struct only); limits, bombs: the decoder's budget
+    container      the .vqc format (numpy + struct only): the bytes; vqc_file: the file as
+                   objects and the rules both directions check; limits, bombs: the decoder's budget
     errors, metrics   CodecError and the one-line helpers / PSNR
 
 Data flow::
