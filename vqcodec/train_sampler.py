@@ -129,13 +129,7 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
         size: folders: centre-crop and resize every image to size x size.
         limit: use only the first `limit` train and test images (smoke runs).
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown sampler preset {preset!r} (choose from {', '.join(PRESETS)})")
-    hp = dict(PRESETS[preset])
-    hp["steps"] = hp["steps"] if steps is None else steps
-    hp["batch_size"] = hp["batch_size"] if batch_size is None else batch_size
-    if hp["steps"] < 0 or hp["batch_size"] < 1:
-        raise ValueError("--steps must be 0 or more and --batch-size 1 or more")
+    hp = _hparams(preset, steps, batch_size)
     dev = torch.device(resolve_device(device))
     lm = load_model(model, dev)
     if into is not None and (not (Path(into) / "config.json").is_file()
@@ -147,17 +141,7 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
         raise ValueError(f"{out} already holds a sampler run (use another --out, or --resume)")
     out.mkdir(parents=True, exist_ok=True)
     log = _log(out / "train_log.jsonl")
-    codes_path = out / "codes.pt"
-    cd = torch.load(codes_path, weights_only=False) if codes_path.is_file() else None
-    key = [lm.model_id.hex(), str(data), limit, labels, size, hp["flip"]]
-    if cd is None or cd.get("key") != key:
-        t = time.time()
-        cd = dict(make_codes(lm, Path(data), labels, size, limit, dev, hp["flip"]), key=key)
-        torch.save(cd, codes_path)
-        echo(f"codes of {cd['train_images']} train images"
-             f"{' (and their mirror images)' if hp['flip'] else ''}, "
-             f"{len(cd['test'])} test images: {tuple(cd['train'].shape[1:])} each, "
-             f"{time.time() - t:.1f} s")
+    cd = _codes(lm, Path(data), out / "codes.pt", hp, labels, size, limit, dev, echo)
     h, w = cd["train"].shape[2:]
     arch = dict(m=lm.codec.m, num_layers=lm.codec.num_layers, grid=[int(h), int(w)],
                 classes=cd["classes"] if labels else [], **{k: hp[k] for k in ARCH})
@@ -166,13 +150,7 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
     opt = torch.optim.Adam(sampler.parameters(), lr=hp["lr"])
     step = 0
     if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        if ck["model_id"] != lm.model_id.hex() or ck["arch"] != sampler.arch:
-            raise ValueError(f"{ckpt_path} was made for another model or architecture; "
-                             "drop --resume or use another --out")
-        sampler.load_state_dict(ck["state"])
-        opt.load_state_dict(ck["opt"])
-        step = ck["step"]
+        step = _resume(ckpt_path, sampler, opt, lm, dev)
         echo(f"resuming at step {step}")
         log({"event": "resume", "step": step})
     else:
@@ -181,16 +159,76 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
              "params": sum(p.numel() for p in sampler.parameters()),
              "macs_per_index": macs_per_index(sampler)})
 
-    def save_ckpt() -> None:
+    def save_ckpt(at: int) -> None:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"arch": sampler.arch, "state": sampler.state_dict(), "opt": opt.state_dict(),
-                    "step": step, "model_id": lm.model_id.hex(), "hp": hp}, tmp)
+                    "step": at, "model_id": lm.model_id.hex(), "hp": hp}, tmp)
         tmp.replace(ckpt_path)
 
-    train, y_train = cd["train"], cd["y_train"] if arch["classes"] else None
+    step = _fit(sampler, opt, cd, hp, dev, seed, step, log, progress, save_ckpt)
+    save_ckpt(step)
     y_test = cd["y_test"] if arch["classes"] else None
-    test_n = hp["test_grids"]
-    null = len(arch["classes"])
+    test = evaluate(sampler, cd["test"], y_test)
+    log({"event": "done", "step": step, "test_images": len(cd["test"]), **test})
+    h_img, w_img, ch = cd["image"]
+    save_sampler(sampler.cpu(), out, lm.model_id, {
+        "image": {"height": h_img, "width": w_img, "channels": ch},
+        "training": {"preset": preset, "data": str(data), "steps": step,
+                     "batch_size": hp["batch_size"], "train_images": cd["train_images"],
+                     "test_images": len(cd["test"]), "seed": seed, **test}})
+    if into is not None:
+        for f in (WEIGHTS, JSON):  # the weights first: a sampler.json always has its weights
+            with atomic_path(Path(into) / f) as tmp:
+                shutil.copyfile(out / f, tmp)
+    return out
+
+
+def _hparams(preset: str, steps: int | None, batch_size: int | None) -> dict:
+    """The preset's hyper-parameters with the caller's schedule, checked."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown sampler preset {preset!r} (choose from {', '.join(PRESETS)})")
+    hp = dict(PRESETS[preset])
+    hp["steps"] = hp["steps"] if steps is None else steps
+    hp["batch_size"] = hp["batch_size"] if batch_size is None else batch_size
+    if hp["steps"] < 0 or hp["batch_size"] < 1:
+        raise ValueError("--steps must be 0 or more and --batch-size 1 or more")
+    return hp
+
+
+def _codes(lm, data: Path, path: Path, hp: dict, labels: bool, size: int | None,
+           limit: int | None, dev, echo: Callable[[str], None]) -> dict:
+    """The run's codes: made once and kept in the run folder (remade if what made them changed)."""
+    cd = torch.load(path, weights_only=False) if path.is_file() else None
+    key = [lm.model_id.hex(), str(data), limit, labels, size, hp["flip"]]
+    if cd is None or cd.get("key") != key:
+        t = time.time()
+        cd = dict(make_codes(lm, data, labels, size, limit, dev, hp["flip"]), key=key)
+        torch.save(cd, path)
+        echo(f"codes of {cd['train_images']} train images"
+             f"{' (and their mirror images)' if hp['flip'] else ''}, "
+             f"{len(cd['test'])} test images: {tuple(cd['train'].shape[1:])} each, "
+             f"{time.time() - t:.1f} s")
+    return cd
+
+
+def _resume(ckpt_path: Path, sampler: Sampler, opt, lm, dev) -> int:
+    """Load a checkpoint of this model and architecture; returns its step."""
+    ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    if ck["model_id"] != lm.model_id.hex() or ck["arch"] != sampler.arch:
+        raise ValueError(f"{ckpt_path} was made for another model or architecture; "
+                         "drop --resume or use another --out")
+    sampler.load_state_dict(ck["state"])
+    opt.load_state_dict(ck["opt"])
+    return ck["step"]
+
+
+def _fit(sampler: Sampler, opt, cd: dict, hp: dict, dev, seed: int, step: int,
+         log: Callable[[dict], None], progress, save_ckpt: Callable[[int], None]) -> int:
+    """The training loop from `step` to hp["steps"]; returns the last step."""
+    classes = sampler.arch["classes"]
+    train, y_train = cd["train"], cd["y_train"] if classes else None
+    y_test = cd["y_test"] if classes else None
+    test_n, null = hp["test_grids"], len(classes)
     sampler.train()
     t0, start = time.time(), step
     while step < hp["steps"]:
@@ -219,18 +257,5 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
             if progress:
                 progress(step, hp["steps"], rec)
         if step % hp["ckpt_every"] == 0:
-            save_ckpt()
-    save_ckpt()
-    test = evaluate(sampler, cd["test"], y_test)
-    log({"event": "done", "step": step, "test_images": len(cd["test"]), **test})
-    h_img, w_img, ch = cd["image"]
-    save_sampler(sampler.cpu(), out, lm.model_id, {
-        "image": {"height": h_img, "width": w_img, "channels": ch},
-        "training": {"preset": preset, "data": str(data), "steps": step,
-                     "batch_size": hp["batch_size"], "train_images": cd["train_images"],
-                     "test_images": len(cd["test"]), "seed": seed, **test}})
-    if into is not None:
-        for f in (WEIGHTS, JSON):  # the weights first: a sampler.json always has its weights
-            with atomic_path(Path(into) / f) as tmp:
-                shutil.copyfile(out / f, tmp)
-    return out
+            save_ckpt(step)
+    return step
