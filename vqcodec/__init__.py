@@ -37,7 +37,8 @@ Package map, callers first (one module an idea; no import cycle: tests/test_impo
                    model has one, else the checkerboard coding prior
     segments       the shared segment coder: codes <-> rANS streams under the exact prior,
                    index hashes, a file's checks against its model, the model a file names
-    models         model folders: the Codec networks' assembly, identity, registry (DEFAULTS)
+    models         model folders: config, identity, loading, the registry (DEFAULTS)
+    network        Codec: the networks (encoder, HR-VQ, decoder, training prior) from a config
     autoencoder, quantizer, product_vq, prior, group_prior   the networks: E/D, HR-VQ, prior
     sampler        the float sampling prior: a gated PixelCNN over the codes, raster order;
                    its networks in sampler_net

@@ -1,4 +1,4 @@
-"""The codecs' error type and the one-line message helpers every layer shares (no imports)."""
+"""The codecs' error types and the one-line message helpers every layer shares (no imports)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from contextlib import contextmanager
 
 class CodecError(ValueError):
     """Compression or decompression failed; the message is one line for the user."""
+
+
+class ModelError(ValueError):
+    """A model that cannot be found or loaded; the message is one line for the user."""
 
 
 def one_line(e: BaseException) -> str:
