@@ -14,8 +14,8 @@ from vqcodec.models import DEFAULTS, list_models
 
 # Every model that has been a default (git log: "Ship ... as the default"). A .vqc records its
 # model's identity, so dropping one of these would orphan every file it ever wrote.
-EVER_DEFAULT = {"photo-small", "photo", "photo-v2", "photo-v3", "photo-v4-c5", "speech-small",
-                "speech-stft"}
+EVER_DEFAULT = {"photo-small", "photo", "photo-v2", "photo-v3", "photo-v4-c5", "photo-v4-c6",
+                "speech-small", "speech-stft"}
 SHIPPED = {m["name"]: m["modality"] for m in list_models()}
 
 

@@ -32,7 +32,7 @@ from .prior import ExactPrior
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-v4-c5", "audio": "speech-stft"}
+DEFAULTS = {"image": "photo-v4-c6", "audio": "speech-stft"}
 
 
 def weights_dir() -> Path:
