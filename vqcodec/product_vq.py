@@ -85,15 +85,29 @@ class ProductHRVQ(nn.Module):
         return torch.stack(ks, 1).reshape(b, h, w, len(ks), -1).permute(0, 3, 4, 1, 2)
 
     # -- choice -----------------------------------------------------------------------------------
-    def _choose(self, r: torch.Tensor, path: torch.Tensor, i: int, lam) -> tuple[torch.Tensor, ...]:
-        """Word index (N, G) by distortion (+ lam * bits), and the (N, G, m, d) words looked at."""
+    def distortion(self, r: torch.Tensor, path: torch.Tensor,
+                   i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The search's weighted squared error (N, G, m) of every word of layer i's codebook on
+        each vector's path (up to |r|^2, the same for all its words), and those (N, G, m, d)
+        words. Also the distortion term of vqcodec.rdo's search under the coding prior."""
         gi = torch.arange(self.g, device=r.device)
         words = self.codebooks[i][gi, path]  # (N, G, m, d): each vector's own codebook
         # |r - c|^2 as |c|^2 - 2 r.c (+ |r|^2, the same for every word): a batched matrix
         # product instead of an (N, G, m, d) difference tensor.
         dot = torch.matmul(words, r.unsqueeze(-1)).squeeze(-1)  # (N, G, m)
-        cost = (words.pow(2).sum(-1) - 2 * dot) / self.search_scale().view(1, -1, 1)
+        return (words.pow(2).sum(-1) - 2 * dot) / self.search_scale().view(1, -1, 1), words
+
+    def descend(self, r: torch.Tensor, path: torch.Tensor, k: torch.Tensor,
+                words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual (N, G, d) and codebook path (N, G) after choosing words k (N, G)."""
+        r = r - words.gather(2, k[..., None, None].expand(-1, -1, 1, self.d)).squeeze(2)
+        return r, path * self.m + k
+
+    def _choose(self, r: torch.Tensor, path: torch.Tensor, i: int, lam) -> tuple[torch.Tensor, ...]:
+        """Word index (N, G) by distortion (+ lam * bits), and the (N, G, m, d) words looked at."""
+        cost, words = self.distortion(r, path, i)
         if lam is not None and (not isinstance(lam, float) or lam > 0):
+            gi = torch.arange(self.g, device=r.device)
             bits = -F.log_softmax(self.rate_logits[i][gi, path], -1) / math.log(2)
             lam_t = lam.view(-1, 1, 1) if torch.is_tensor(lam) else lam
             cost = cost + lam_t * bits
@@ -139,8 +153,7 @@ class ProductHRVQ(nn.Module):
         ks = []
         for i in range(n):
             k, words = self._choose(r, path, i, lam)
-            r = r - words.gather(2, k[..., None, None].expand(-1, -1, 1, self.d)).squeeze(2)
-            path = path * self.m + k
+            r, path = self.descend(r, path, k, words)
             ks.append(k)
         return self._codes(ks, shape)
 

@@ -46,7 +46,7 @@ def search_rd(codec, z: torch.Tensor, lam: float, num_layers: int | None = None)
 def search_rd_groups(codec, z: torch.Tensor, lam: float, num_layers: int | None = None,
                      probs: dict | None = None) -> torch.Tensor:
     """Indices (B, n, G, h, w) of a product HR-VQ for latents z (B, D, h, w) under the cost of
-    its own search (ProductHRVQ._choose: weighted distortion + lam * bits) with the bits of the
+    its own search (ProductHRVQ.distortion + lam * bits, as ProductHRVQ._choose) with the bits of the
     coding prior (vqcodec.group_prior) in its decoding order -- layer, group, phase -- instead of
     the light tables'. lam = 0 is the nearest-word search.
 
@@ -56,20 +56,16 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float, num_layers: int | None 
     q, prior = codec.quantizer, codec.exact
     n = q.n if num_layers is None else num_layers
     r, (b, h, w) = q._flatten(z)  # (N, G, d), row = (b, y, x)
-    gi = torch.arange(q.g, device=z.device)
-    scale = q.search_scale().view(1, -1, 1)
     path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
     codes = torch.zeros(b, q.n, q.g, h, w, dtype=torch.long)
     pm = phase_map(h, w, prior.phases, z.device).reshape(-1).repeat(b)
+    phase_rows = [pm == p for p in range(prior.phases)]
     for i in range(n):
-        words = q.codebooks[i][gi, path]  # (N, G, m, d)
-        dot = torch.matmul(words, r.unsqueeze(-1)).squeeze(-1)
-        dist = (words.pow(2).sum(-1) - 2 * dot) / scale  # (N, G, m), as the light search's
+        dist, words = q.distortion(r, path, i)  # (N, G, m), as the light search's
         k = dist.argmin(-1)
         for g in range(q.g):
-            for p in range(prior.phases):
+            for p, rows in enumerate(phase_rows):
                 if lam > 0:
-                    rows = pm == p
                     pr = prior.step_probs(codes, i, g * prior.phases + p)
                     if probs is not None:
                         probs[i, g * prior.phases + p] = pr.cpu().numpy()
@@ -78,6 +74,5 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float, num_layers: int | None 
                     cost = dist[rows, g].double() + lam * bits.to(dist.device)
                     k[rows, g] = cost.argmin(-1).to(k.dtype)
                 codes[:, i, g] = k[:, g].view(b, h, w).cpu()
-        r = r - words.gather(2, k[..., None, None].expand(-1, -1, 1, q.d)).squeeze(2)
-        path = path * q.m + k
+        r, path = q.descend(r, path, k, words)
     return codes[:, :n]
