@@ -44,8 +44,7 @@ def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> tuple[l
 
 def bench_point(chunk: int, path: Path, hours: float) -> dict:
     """A chunk's Kodak BD-rates against JPEG from a merged bench JSON."""
-    bd = json.loads(path.read_text())["bd_rate_percent"]
-    name = next(k.split(" vs ")[0] for k in bd if k.startswith(f"photo-v4-c{chunk} vs jpeg"))
+    bd, name = json.loads(path.read_text())["bd_rate_percent"], f"photo-v4-c{chunk}"
     return {"chunk": f"chunk {chunk}", "cpu_hours": hours, "bench": path.name,
             "bd_jpeg_psnr": round(bd[f"{name} vs jpeg (psnr)"], 2),
             "bd_jpeg_ms_ssim": round(bd[f"{name} vs jpeg (ms_ssim)"], 2)}
