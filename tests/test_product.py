@@ -70,10 +70,10 @@ def test_revival_restarts_dead_words():
     assert all(s["dead"] == 0 for s in q.stats())
 
 
-def _exact(seed: int = 0, near: tuple[int, ...] = ()) -> tuple[GroupPrior, GroupExactPrior]:
+def _exact(seed: int = 0) -> tuple[GroupPrior, GroupExactPrior]:
     torch.manual_seed(seed)
-    pr = GroupPrior(4, 2, 3, width=8, blocks=1, phases=2, near=near).eval()
-    return pr, GroupExactPrior(pr.export(), 4, 2, 3, blocks=1, phases=2, near=near)
+    pr = GroupPrior(4, 2, 3, width=8, blocks=1, phases=2).eval()
+    return pr, GroupExactPrior(pr.export(), 4, 2, 3, blocks=1, phases=2)
 
 
 def test_step_map_orders_groups_then_phases():
@@ -82,9 +82,8 @@ def test_step_map_orders_groups_then_phases():
     assert bool((sm[1] >= 2).all() and (sm[1] <= 3).all())
 
 
-@pytest.mark.parametrize("near", [(), (1, 3)])
-def test_exact_prior_agrees_with_float_and_ignores_unknown_codes(near):
-    pr, ex = _exact(near=near)
+def test_exact_prior_agrees_with_float_and_ignores_unknown_codes():
+    pr, ex = _exact()
     codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
     # The integer net reproduces the fake-quantized float net's most likely words closely.
     nll_float = pr.loss(codes)[0].item()
@@ -149,24 +148,17 @@ def test_lowres_bytes_do_not_depend_on_threads(lowres_model, tmp_path):
     assert api.decompress(outs[0], lm).shape == img.shape
 
 
-@pytest.mark.parametrize("near", [(), (1, 3)])
-def test_exact_stem_lookup_equals_the_conv_of_one_hots(near):
-    from vqcodec.group_prior import near_streams, stream_inputs
+def test_exact_stem_lookup_equals_the_conv_of_one_hots():
+    from vqcodec.group_prior import stream_inputs
 
-    _, ex = _exact(2, near)
+    _, ex = _exact(2)
     codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
     known = torch.rand(6, 7) < 0.5
-    for s in (0, 1, 4):
+    for s in (0, 4):
         above, cur = stream_inputs(codes, s, known, 4)
         ref = F.conv2d(cur, ex.t[f"l{s}.stem_c.w"].float(), padding=2)
         if above is not None:
             ref = ref + F.conv2d(above, ex.t[f"l{s}.stem_a.w"].float())
-        streams = near_streams(s, near)
-        assert (f"l{s}.stem_n.w" in ex.t) == bool(streams)
-        if streams:  # the 3x3 neighbourhoods of the near streams, zero outside the grid
-            hot = F.one_hot(codes.flatten(1, 2)[:, streams], 4).permute(0, 1, 4, 2, 3)
-            ref = ref + F.conv2d(hot.flatten(1, 2).float(), ex.t[f"l{s}.stem_n.w"].float(),
-                                 padding=1)
         assert torch.equal(ex.stem_acc(codes, s, known), ref)
 
 
@@ -335,25 +327,3 @@ def test_init_prior_starts_from_the_parents_integer_prior(lowres_model, image_fo
     child = json.loads((out / "config.json").read_text())
     assert child["training"]["init"]["prior"] is True
     assert child["prior_fingerprint"] == cfg["prior_fingerprint"]
-
-
-def test_init_prior_adds_near_context_that_starts_at_zero(lowres_model, image_folder, tmp_path):
-    from safetensors.torch import load_file
-
-    from vqcodec.train import TrainConfig, train
-
-    cfg = json.loads((lowres_model / "config.json").read_text())
-    near = dict(cfg["prior"], near=[1, cfg["groups"]])
-    out = train(TrainConfig.from_preset(image_folder, tmp_path / "child", "tiny-lowres",
-                                        overrides={"init_prior": True, "prior": near}, steps=0,
-                                        prior_steps=0, init=lowres_model, device="cpu"),
-                echo=lambda s: None)
-    child = json.loads((out / "config.json").read_text())
-    t = load_file(out / "prior.safetensors")
-    assert child["prior"]["near"] == [1, cfg["groups"]] and "l1.stem_n.w" in t
-    assert not any(t[k].any() for k in t if k.endswith("stem_n.w"))
-    # Zero near weights: the parent's probabilities exactly, so the near streams start unused.
-    assert child["prior_fingerprint"] == cfg["prior_fingerprint"]
-    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
-    lm = load_model(out)
-    assert api.decompress(api.compress(img, lm, rdo=0.05), lm).shape == img.shape

@@ -6,10 +6,7 @@ checkerboard passes, so the index at (layer i, group g, phase p) is predicted fr
   * every index decoded before its (layer, group) stream: all groups of the layers above and
     the groups before g of layer i (cross-group context, as ELIC's channel groups): a 1x1 conv
     of their one-hots, and
-  * the indices of its own stream decoded in earlier phases (one-hots through a 5x5 conv),
-  * optionally (config prior "near": stream offsets d), the 3x3 neighbourhood of a few streams
-    decoded before, s - d (e.g. 1: the group before, G: the same group a layer up): the 1x1
-    context sees only the co-located index of each earlier stream, edges need its neighbours.
+  * the indices of its own stream decoded in earlier phases (one-hots through a 5x5 conv).
 
 Both stems add into one integer accumulator, so the exact form (prior.ExactPrior's integer
 arithmetic, lookup-table probabilities and self-check) carries over unchanged. At coding time
@@ -70,41 +67,29 @@ def stream_inputs(codes: torch.Tensor, s: int, known: torch.Tensor, m: int):
     return (hot[:, :s * m] if s else None), own_input(hot[:, s * m:], known)
 
 
-def near_streams(s: int, near) -> list[int]:
-    """The earlier streams whose 3x3 neighbourhoods stream s reads (config prior "near")."""
-    return [s - d for d in near if s - d >= 0]
-
-
 class QStem(nn.Module):
-    """1x1 conv of the context above (+ 3x3 conv of the near streams) + 5x5 conv of the stream's
-    own known codes, fake-quantized with one weight step per output channel (they add into one
-    integer accumulator)."""
+    """1x1 conv of the context above + 5x5 conv of the stream's own known codes, fake-quantized
+    with one weight step per output channel (they add into one integer accumulator)."""
 
-    def __init__(self, above_ch: int, cur_ch: int, width: int, near_ch: int = 0):
+    def __init__(self, above_ch: int, cur_ch: int, width: int):
         super().__init__()
         self.above = nn.Parameter(torch.randn(width, above_ch, 1, 1) * above_ch**-0.5) \
             if above_ch else None
-        self.near = nn.Parameter(torch.randn(width, near_ch, 3, 3) * (9 * near_ch) ** -0.5) \
-            if near_ch else None
         self.cur = nn.Parameter(torch.randn(width, cur_ch, 5, 5) * (25 * cur_ch) ** -0.5)
         self.bias = nn.Parameter(torch.zeros(width))
 
     def step(self) -> torch.Tensor:
         w = self.cur.detach().abs().flatten(1).amax(1)
-        for p in (self.above, self.near):
-            if p is not None:
-                w = torch.maximum(w, p.detach().abs().flatten(1).amax(1))
+        if self.above is not None:
+            w = torch.maximum(w, self.above.detach().abs().flatten(1).amax(1))
         return w.clamp_min(1e-8) / 127
 
-    def context(self, above, near=None) -> torch.Tensor | None:
-        """The convs of the context above and near: the same in every phase, so computed once."""
+    def context(self, above) -> torch.Tensor | None:
+        """The 1x1 conv of the context above: the same in every phase, so computed once."""
         if above is None:
             return None
         s = self.step().view(-1, 1, 1, 1)
-        y = F.conv2d(above, _round_ste(self.above / s) * s)
-        if self.near is not None:
-            y = y + F.conv2d(near, _round_ste(self.near / s) * s, padding=1)
-        return y
+        return F.conv2d(above, _round_ste(self.above / s) * s)
 
     def forward(self, above, cur, context: torch.Tensor | None = None) -> torch.Tensor:
         s = self.step().view(-1, 1, 1, 1)
@@ -116,9 +101,9 @@ class QStem(nn.Module):
 class StreamPrior(nn.Module):
     """Context network of one (layer, group) stream -> logits (B, m, h, w)."""
 
-    def __init__(self, above_ch: int, m: int, width: int, blocks: int, near_ch: int = 0):
+    def __init__(self, above_ch: int, m: int, width: int, blocks: int):
         super().__init__()
-        self.stem = QStem(above_ch, m + 1, width, near_ch)
+        self.stem = QStem(above_ch, m + 1, width)
         self.blocks = nn.ModuleList(
             nn.ModuleList([QConv(width, width, 3, padding=1), QConv(width, width, 3, padding=1)])
             for _ in range(blocks))
@@ -137,12 +122,11 @@ class GroupPrior(nn.Module):
     """One StreamPrior per (layer, group), trained on codes (B, n, G, h, w)."""
 
     def __init__(self, m: int, num_layers: int, groups: int, width: int = 32, blocks: int = 1,
-                 phases: int = 2, near: tuple[int, ...] = ()):
+                 phases: int = 2):
         super().__init__()
-        self.m, self.n, self.g, self.phases, self.near = m, num_layers, groups, phases, tuple(near)
-        self.nets = nn.ModuleList(
-            StreamPrior(s * m, m, width, blocks, len(near_streams(s, near)) * m)
-            for s in range(num_layers * groups))
+        self.m, self.n, self.g, self.phases = m, num_layers, groups, phases
+        self.nets = nn.ModuleList(StreamPrior(s * m, m, width, blocks)
+                                  for s in range(num_layers * groups))
 
     def forward(self, codes: torch.Tensor):
         return self.loss(codes)
@@ -157,9 +141,7 @@ class GroupPrior(nn.Module):
         hot = _one_hot(flat, self.m)  # every stream's one-hots, once
         for s in range(n * g):
             nll = torch.zeros(b, h, w, device=codes.device)
-            near = [hot[:, j * self.m:(j + 1) * self.m] for j in near_streams(s, self.near)]
-            context = self.nets[s].stem.context(hot[:, :s * self.m] if s else None,
-                                                torch.cat(near, 1) if near else None)
+            context = self.nets[s].stem.context(hot[:, :s * self.m] if s else None)
             for p in range(self.phases):
                 cur = own_input(hot[:, s * self.m:(s + 1) * self.m], pm < p)
                 logits = self.nets[s](None, cur, context)
@@ -177,10 +159,9 @@ class GroupPrior(nn.Module):
             st = net.stem
             s_w = st.step()
             out[f"l{s}.stem_c.w"] = (st.cur.detach() / s_w.view(-1, 1, 1, 1)).round().to(torch.int8)
-            for key, w in (("stem_a", st.above), ("stem_n", st.near)):
-                if w is not None:
-                    out[f"l{s}.{key}.w"] = (w.detach() / s_w.view(-1, 1, 1, 1)).round().to(
-                        torch.int8)
+            if st.above is not None:
+                out[f"l{s}.stem_a.w"] = (st.above.detach() / s_w.view(-1, 1, 1, 1)).round().to(
+                    torch.int8)
             out[f"l{s}.stem.mult"] = (s_w / ACT_SCALE * (1 << SHIFT)).double().round().long()
             out[f"l{s}.stem.bias"] = (st.bias.detach().double() / ACT_SCALE * (1 << SHIFT)).round().long()
             out.update(export_integer_convs(net, f"l{s}."))
@@ -190,19 +171,13 @@ class GroupPrior(nn.Module):
     @torch.no_grad()
     def load_integer(self, t: dict[str, torch.Tensor]) -> None:
         """Start from a shipped integer prior (export's tensors): float weights that are the
-        integers times their steps, so training continues where the shipped prior stopped. A
-        near conv the shipped prior lacks starts at zero: the same probabilities, then learnt."""
+        integers times their steps, so training continues where the shipped prior stopped."""
         for s, net in enumerate(self.nets):
             st = net.stem
             s_w = t[f"l{s}.stem.mult"].double() * ACT_SCALE / (1 << SHIFT)
             st.cur.copy_(t[f"l{s}.stem_c.w"].double() * s_w.view(-1, 1, 1, 1))
             if st.above is not None:
                 st.above.copy_(t[f"l{s}.stem_a.w"].double() * s_w.view(-1, 1, 1, 1))
-            if st.near is not None:
-                if f"l{s}.stem_n.w" in t:
-                    st.near.copy_(t[f"l{s}.stem_n.w"].double() * s_w.view(-1, 1, 1, 1))
-                else:
-                    st.near.zero_()
             st.bias.copy_(t[f"l{s}.stem.bias"].double() * ACT_SCALE / (1 << SHIFT))
             import_integer_convs(net, t, f"l{s}.")
 
@@ -211,10 +186,9 @@ class GroupExactPrior(ExactPrior):
     """The integer form of GroupPrior: the same arithmetic as ExactPrior, streams for layers."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], m: int, num_layers: int, groups: int,
-                 blocks: int, phases: int, device: str | torch.device = "cpu",
-                 near: tuple[int, ...] = ()):
+                 blocks: int, phases: int, device: str | torch.device = "cpu"):
         super().__init__(tensors, m, num_layers, blocks, phases, device)
-        self.g, self.near = groups, tuple(near)
+        self.g = groups
 
     @property
     def steps(self) -> int:
@@ -225,10 +199,9 @@ class GroupExactPrior(ExactPrior):
 
     def _table(self, s: int) -> torch.Tensor:
         """Stream s's stem as one lookup table: a row per (earlier stream, word) -- the 1x1 conv
-        of the one-hots above --, a row per (near stream, 3x3 offset, word), then a row per
-        (5x5 offset, word) of its own known codes (the word's weight plus the known plane's),
-        then a zero row for unknown or padded neighbours. Entries are integers summing below
-        2**24 (checked): exact in float32 in any order."""
+        of the one-hots above -- then a row per (5x5 offset, word) of its own known codes (the
+        word's weight plus the known plane's), then a zero row for unknown or padded neighbours.
+        Entries are integers summing below 2**24 (checked): exact in float32 in any order."""
         p = f"l{s}."
         key = (p + "table", self.force_f64)
         if key not in self._consts_cache:
@@ -236,12 +209,6 @@ class GroupExactPrior(ExactPrior):
             cur = (wc[:, :self.m] + wc[:, self.m:]).permute(2, 3, 1, 0).reshape(25 * self.m, -1)
             parts = [cur, torch.zeros(1, wc.shape[0], dtype=torch.long, device=wc.device)]
             bound = int(wc.abs().flatten(1).sum(1).max()) * 2
-            if p + "stem_n.w" in self.t:
-                wn = self.t[p + "stem_n.w"].long()  # (C, k * m, 3, 3)
-                k = wn.shape[1] // self.m
-                parts.insert(0, wn.view(-1, k, self.m, 3, 3).permute(1, 3, 4, 2, 0)
-                             .reshape(k * 9 * self.m, -1))
-                bound += int(wn.abs().flatten(1).sum(1).max())
             if s:
                 wa = self.t[p + "stem_a.w"].long()
                 parts.insert(0, wa.flatten(1).t())
@@ -252,30 +219,23 @@ class GroupExactPrior(ExactPrior):
         return self._consts_cache[key]
 
     def _rows(self, codes: torch.Tensor, s: int, known: torch.Tensor) -> torch.Tensor:
-        """(B*h*w, s + 9 * near + 25) table rows each position's stem sums (see _table)."""
+        """(B*h*w, s + 25) table rows each position's stem sums (see _table)."""
         b, h, w = codes.shape[0], *codes.shape[-2:]
         flat = codes.flatten(1, 2)
-        near = near_streams(s, self.near)
-        base = s * self.m + len(near) * 9 * self.m  # first row of the own-stream part
-        zero = base + 25 * self.m
-        cols = []
-        if s:
-            above = flat[:, :s] + torch.arange(s, device=codes.device).view(1, -1, 1, 1) * self.m
-            cols.append(above.permute(0, 2, 3, 1))
-        offs = []
-        for j, t in enumerate(near):  # every index of a near stream is known
-            pad = F.pad(flat[:, t], (1, 1, 1, 1), value=-1)
-            for o in range(9):
-                v = pad[:, o // 3:o // 3 + h, o % 3:o % 3 + w]
-                offs.append(torch.where(v < 0, zero, v + s * self.m + (j * 9 + o) * self.m))
+        zero = s * self.m + 25 * self.m
         own = torch.full((b, h + 4, w + 4), zero, dtype=torch.long, device=codes.device)
         own[:, 2:-2, 2:-2] = torch.where(known, flat[:, s], zero)
+        offs = []
         for dy in range(5):
             for dx in range(5):
                 v = own[:, dy:dy + h, dx:dx + w]
-                offs.append(torch.where(v == zero, v, v + base + (dy * 5 + dx) * self.m))
-        cols.append(torch.stack(offs, -1))  # (B, h, w, 9 * near + 25)
-        return torch.cat(cols, -1).reshape(b * h * w, -1)
+                base = s * self.m + (dy * 5 + dx) * self.m
+                offs.append(torch.where(v == zero, v, v + base))
+        cols = torch.stack(offs, -1)  # (B, h, w, 25)
+        if s:
+            above = flat[:, :s] + torch.arange(s, device=codes.device).view(1, -1, 1, 1) * self.m
+            cols = torch.cat([above.permute(0, 2, 3, 1), cols], -1)
+        return cols.reshape(b * h * w, -1)
 
     def stem_acc(self, codes: torch.Tensor, s: int, known: torch.Tensor) -> torch.Tensor:
         """Integer accumulator (B, C, h, w) of stream s's stem, before rescaling."""
@@ -320,8 +280,6 @@ def prior_shapes(config: dict) -> dict[str, tuple | None]:
         convs = {"stem_c": (w, m + 1, 5, 5), "mix": (w, w, 1, 1), "head": (m, w, 1, 1)}
         if s:
             convs["stem_a"] = (w, s * m, 1, 1)
-        if near_streams(s, p.get("near", ())):
-            convs["stem_n"] = (w, len(near_streams(s, p["near"])) * m, 3, 3)
         for j in range(p["blocks"]):
             convs[f"b{j}a"] = convs[f"b{j}b"] = (w, w, 3, 3)
         for name, shape in convs.items():

@@ -139,8 +139,7 @@ def exact_prior(config: dict, tensors: dict[str, torch.Tensor],
     """The integer prior a model config describes, over its integer tensors."""
     m, n, p = config["codebook_size"], config["num_layers"], config["prior"]
     if config.get("groups"):
-        return GroupExactPrior(tensors, m, n, config["groups"], p["blocks"], p["phases"], device,
-                               p.get("near", ()))
+        return GroupExactPrior(tensors, m, n, config["groups"], p["blocks"], p["phases"], device)
     return ExactPrior(tensors, m, n, p["blocks"], p["phases"], device)
 
 

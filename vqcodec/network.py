@@ -68,7 +68,7 @@ class Codec(nn.Module):
                                          c["num_layers"], c["beta"], *usage,
                                          weighted=c.get("search_weight") == "decoder")
             self.prior = GroupPrior(c["codebook_size"], c["num_layers"], c["groups"], p["width"],
-                                    p["blocks"], p["phases"], p.get("near", ()))
+                                    p["blocks"], p["phases"])
         else:
             self.quantizer = HRVQ(c["latent_dim"], c["codebook_size"], c["num_layers"], c["beta"],
                                   *usage, c.get("codebook_update", "loss"),

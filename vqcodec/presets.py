@@ -90,12 +90,6 @@ IMAGE_PRESETS: dict[str, dict] = {
     # border, 23 % of a 32x32's, 10 % of a Kodak image's 96x64), batch 2: a step costs the same.
     "photo-v4-c6": dict(PHOTO_V4_C4, steps=0, prior_steps=1500, init_prior=True, prior_crop=256,
                         prior_batch=2),
-    # Chunk 7: chunk 6's prior trained on with near context: each stream's stem also reads the
-    # 3x3 neighbourhoods of the group before it and of its own group a layer up (near [1, 24]),
-    # where the 1x1 context above sees only the co-located index; the near weights start at
-    # zero (init_prior), so the chunk starts at chunk 6's probabilities.
-    "photo-v4-c7": dict(PHOTO_V4_C4, steps=0, prior_steps=1500, init_prior=True, prior_crop=256,
-                        prior_batch=2, prior=dict(PHOTO_V4["prior"], near=[1, 24])),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,

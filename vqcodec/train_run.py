@@ -189,14 +189,6 @@ def _start(run: Run, n_files: int) -> dict | None:
 PRIOR_KEYS = ("prior", "codebook_size", "num_layers", "groups")
 
 
-def _prior_key(config: dict, key: str):
-    """A PRIOR_KEYS entry of a config, the prior's near streams left out: near context can be
-    added to a prior that has none (it starts at zero, see GroupPrior.load_integer)."""
-    if key == "prior":
-        return {k: v for k, v in config["prior"].items() if k != "near"}
-    return config.get(key)
-
-
 def autoencoder_params(codec: Codec) -> list[torch.nn.Parameter]:
     """Stage 1's parameters: all but the prior's."""
     return [p for n, p in codec.named_parameters() if not n.startswith("prior.")]
@@ -244,8 +236,8 @@ def init_from(codec: Codec, init: str | Path, modality: str, prior: bool = False
     codec.quantizer.mark_used()
     record = {"name": cfg.get("name", folder.name), "model_id": model_id(folder).hex()}
     if prior:
-        diff = [k for k in PRIOR_KEYS if _prior_key(cfg, k) != _prior_key(codec.config, k)]
-        if diff or cfg["prior"].get("near", []) not in ([], codec.config["prior"].get("near")):
+        diff = [k for k in PRIOR_KEYS if cfg.get(k) != codec.config.get(k)]
+        if diff:
             raise ValueError(f"--init model {folder}: its prior has another shape ({diff[0]}), "
                              f"so the preset's init_prior cannot start from it")
         codec.prior.load_integer(load_file(str(folder / "prior.safetensors")))
