@@ -90,6 +90,13 @@ IMAGE_PRESETS: dict[str, dict] = {
     # border, 23 % of a 32x32's, 10 % of a Kodak image's 96x64), batch 2: a step costs the same.
     "photo-v4-c6": dict(PHOTO_V4_C4, steps=0, prior_steps=1500, init_prior=True, prior_crop=256,
                         prior_batch=2),
+    # Chunk 7: the prior had flattened (chunk 6's +250 steps: -0.3 % bits; 3x3 context of earlier
+    # streams: -0.05 %), so the autoencoder trains on: 2400 stage-1 steps from chunk 6 (c4's
+    # autoencoder, whose validation still rose at the end of its cosine) at a lower restart lr
+    # (c4's 5e-4 restart cost 0.9 dB for 1000 steps), then chunk 6's prior adapted to the new
+    # codes for 500 steps on 256 px crops.
+    "photo-v4-c7": dict(PHOTO_V4_C4, steps=2400, lr=2e-4, prior_steps=500, init_prior=True,
+                        prior_crop=256, prior_batch=2),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,
