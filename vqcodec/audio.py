@@ -200,6 +200,17 @@ def load_audio(path: Path) -> tuple[np.ndarray, int]:
         return data, r.rate
 
 
+def to_mid_side(x: np.ndarray) -> np.ndarray:
+    """(2, len) left/right -> mid (L + R) / 2 and side (L - R) / 2: most music puts most of
+    its energy in the mid, so a side channel coded alone costs the prior fewer bits."""
+    return np.stack([(x[0] + x[1]) * 0.5, (x[0] - x[1]) * 0.5])
+
+
+def from_mid_side(x: np.ndarray) -> np.ndarray:
+    """The inverse of to_mid_side: (2, len) mid/side -> left/right."""
+    return np.stack([x[0] + x[1], x[0] - x[1]])
+
+
 def resample(x: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
     """Resample (samples[, channels]) float32 to new_rate (soxr HQ); x itself if rates agree."""
     return x if rate == new_rate else soxr.resample(x, rate, new_rate).astype(np.float32)

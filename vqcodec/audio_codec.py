@@ -9,6 +9,10 @@
     .vqc --> codes of each segment --Decoder1d, with the neighbours' edge frames as context
         --> chunk --audio.AudioWriter (soxr back, clip)--> the original rate, channels, length
 
+A model whose config says "stereo": "mid-side" (music-stft) codes a stereo input's mid
+(L + R) / 2 and side (L - R) / 2 as its two channels instead of left and right; the file's
+layout is the same, the model's config is what says how to read it.
+
 Each segment's streams are entropy-coded on their own, but the networks see across chunk
 boundaries (the encoder real samples, the decoder the neighbouring codes), so chunking leaves
 no seam; the margin costs no bits. Memory is bounded by a few chunks whatever the file's length
@@ -87,10 +91,22 @@ def chunk_codes(prev, cur: np.ndarray, nxt, model: LoadedModel) -> torch.Tensor:
     return codes[..., lf:lf + frames].contiguous()
 
 
+def mid_side(model: LoadedModel, channels: int) -> bool:
+    """Whether this model codes this audio as mid and side (a stereo input to a model whose
+    config says "stereo": "mid-side") rather than channel by channel."""
+    return channels == 2 and model.codec.config.get("stereo") == "mid-side"
+
+
+def _coded(chunks: Iterable[np.ndarray], model: LoadedModel) -> Iterator[np.ndarray]:
+    """Chunks (C, len) as the model codes them: stereo as mid/side where the model says so."""
+    for c in chunks:
+        yield audio.to_mid_side(c) if mid_side(model, c.shape[0]) else c
+
+
 def iter_codes(chunks: Iterable[np.ndarray], model: LoadedModel) -> Iterator[torch.Tensor]:
     """chunk_codes() of each chunk of a stream (C, len), all but the last of the same length."""
     _audio_model(model)
-    for prev, cur, nxt in _lookahead(chunks):
+    for prev, cur, nxt in _lookahead(_coded(chunks, model)):
         yield chunk_codes(prev, cur, nxt, model)
 
 
@@ -136,7 +152,7 @@ def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int 
         raise CodecError(f"--layers must be between 1 and {model.codec.num_layers}, not {n}")
     segs: list[container.Segment] = []
     done = 0
-    for prev, cur, nxt in _lookahead(chunks):
+    for prev, cur, nxt in _lookahead(_coded(chunks, model)):
         codes = chunk_codes(prev, cur, nxt, model)
         if not done:
             _warn_level(level_drop_db(cur, codes, model, n), model, what, rate,
@@ -244,7 +260,8 @@ def decode_chunks(f: container.VQCFile, model: LoadedModel,
         y = codec.decoder(codec.quantizer.decode_codes(torch.cat(parts, -1).to(dev)))
         lf = 0 if prev is None else min(mf, prev.shape[-1])
         s = codec.stride
-        yield y[:, 0, lf * s:lf * s + n].float().cpu().numpy()
+        out = y[:, 0, lf * s:lf * s + n].float().cpu().numpy()
+        yield audio.from_mid_side(out) if mid_side(model, c) else out
 
 
 def _unpack(data: bytes) -> container.VQCFile:

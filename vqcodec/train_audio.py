@@ -37,7 +37,8 @@ class AudioData:
     """Whole files at the model's rate in memory (speech corpora of an hour fit: 230 MB at
     16 kHz), from which random crops are drawn afresh every step."""
 
-    def __init__(self, files: list[Path], rate: int, log: Callable[[str], None] = print):
+    def __init__(self, files: list[Path], rate: int, log: Callable[[str], None] = print,
+                 mid_side: bool = False):
         self.clips: list[np.ndarray] = []
         for f in files:
             try:
@@ -45,6 +46,8 @@ class AudioData:
             except media.MediaError as e:
                 log(f"skipping {f}: {e}")
                 continue
+            if mid_side and x.shape[1] == 2:  # what a mid-side model codes (audio_codec)
+                x = audio.to_mid_side(x.T).T
             for c in range(x.shape[1]):  # every channel is a mono clip: the model is mono
                 self.clips.append(np.ascontiguousarray(audio.resample(x[:, c], r, rate)))
         if not self.clips:
@@ -175,6 +178,7 @@ class AudioTask:
         hp["crop"] = max(1, round(hp["crop_seconds"] * rate / stride)) * stride
         hp["prior_crop"] = max(1, round(hp["prior_crop_seconds"] * rate / stride)) * stride
         self.rng = np.random.default_rng(0)
+        self.mid_side = hp.get("stereo") == "mid-side"
 
     def find(self, folder: Path) -> list[Path]:
         return find_audio(folder)
@@ -183,7 +187,7 @@ class AudioTask:
         return {"in_channels": 1}
 
     def load(self, files: list[Path], seed: int) -> str:
-        self.data = AudioData(files, self.hp["sample_rate"], self.log)
+        self.data = AudioData(files, self.hp["sample_rate"], self.log, self.mid_side)
         self.rng = np.random.default_rng(seed)
         return (f"{self.data.seconds / 60:.1f} min of audio, random {self.hp['crop_seconds']} s "
                 "crops")
@@ -195,7 +199,7 @@ class AudioTask:
         self.data = None
 
     def val_set(self, files: list[Path], seed: int) -> torch.Tensor:
-        data = AudioData(files, self.hp["sample_rate"], self.log)
+        data = AudioData(files, self.hp["sample_rate"], self.log, self.mid_side)
         return data.crops(max(16, 4 * len(files)), self.hp["crop"], np.random.default_rng(seed),
                           augment=False)
 
@@ -207,7 +211,8 @@ class AudioTask:
 
     def prior_inputs(self, files: list[Path], seed: int, val: bool) -> torch.Tensor:
         """All of the audio cut into prior_crop pieces: the prior sees every frame once."""
-        return AudioData(files, self.hp["sample_rate"], self.log).tiling(self.hp["prior_crop"])
+        data = AudioData(files, self.hp["sample_rate"], self.log, self.mid_side)
+        return data.tiling(self.hp["prior_crop"])
 
     def to_input(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
         return x.to(device)
