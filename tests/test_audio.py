@@ -288,3 +288,40 @@ def test_a_mid_side_model_codes_stereo_as_mid_and_side(tiny_audio, tmp_path):
     mono = x[:, :1]
     assert np.array_equal(dec(enc(mono, rate, ms_model), ms_model)[0],
                           dec(enc(mono, rate, tiny_audio), tiny_audio)[0])
+
+
+def _install(model, root: Path, name: str, **extra) -> None:
+    """A copy of a model's folder under root/name, its config renamed (and extended)."""
+    (root / name).mkdir(parents=True)
+    for f in Path(model.path).iterdir():
+        if f.name in ("config.json", "model.safetensors", "prior.safetensors"):
+            (root / name / f.name).write_bytes(f.read_bytes())
+    cfg = json.loads((root / name / "config.json").read_text())
+    (root / name / "config.json").write_text(json.dumps({**cfg, "name": name, **extra}))
+
+
+def test_audio_above_16_khz_gets_the_general_audio_model(tiny_audio, tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    _install(tiny_audio, weights, "speech-stft")
+    monkeypatch.setenv("VQCODEC_WEIGHTS", str(weights))
+    x = 0.3 * speechlike(0.5, 44100, seed=2, channels=2)
+    sf.write(tmp_path / "song.flac", x, 44100)
+    sf.write(tmp_path / "talk.wav", 0.3 * speechlike(0.5, 16000, seed=3), 16000)
+    # Without music-stft installed, everything goes to the speech model.
+    assert api.compress_file(tmp_path / "song.flac", tmp_path / "a.vqc")["model"] == "speech-stft"
+    _install(tiny_audio, weights, "music-stft", stereo="mid-side")
+    assert api.compress_file(tmp_path / "song.flac", tmp_path / "b.vqc")["model"] == "music-stft"
+    assert api.compress_file(tmp_path / "talk.wav", tmp_path / "c.vqc")["model"] == "speech-stft"
+    # Decoding finds the model by the file's header; the folder job picks per file.
+    y, r = audio_codec.decompress_audio((tmp_path / "b.vqc").read_bytes(),
+                                        load_model("music-stft", modality="audio"))
+    assert r == 44100 and y.shape == x.shape
+    api.decompress_file(tmp_path / "b.vqc", tmp_path / "b.flac")
+    assert sf.info(tmp_path / "b.flac").samplerate == 44100
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for f in ("song.flac", "talk.wav"):
+        (src / f).write_bytes((tmp_path / f).read_bytes())
+    api.folder_job(src, dst, True)
+    assert api.info((dst / "song.flac.vqc").read_bytes())["model"] == "music-stft"
+    assert api.info((dst / "talk.wav.vqc").read_bytes())["model"] == "speech-stft"

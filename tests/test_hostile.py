@@ -285,7 +285,7 @@ def test_symlink_loops_and_devices_are_named(tmp_path):
 def test_level_loss_is_measured_and_warned(tiny_audio, monkeypatch):
     x = speechlike(0.3, 8000, 0)
     monkeypatch.setattr(audio_codec, "level_drop_db", lambda *a: 20.0)
-    with pytest.warns(media.MediaWarning, match="20 dB quieter.*unlike the speech"):
+    with pytest.warns(media.MediaWarning, match="20 dB quieter.*unlike what the model"):
         audio_codec.compress_audio(x, 8000, tiny_audio)
     with pytest.warns(media.MediaWarning, match="below the model's 8000 Hz"):
         audio_codec.compress_audio(x[::2], 4000, tiny_audio)

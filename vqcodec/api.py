@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import batch, container, image_codec, media, segments
-from .audio_codec import compress_audio_file, decompress_audio_file
+from .audio_codec import compress_audio_file, decompress_audio_file, default_model_name
 from .devices import resolve_device
 from .errors import reraise_as
 from .files import atomic_write_bytes, check_output
@@ -78,6 +78,12 @@ def _model(model: str | Path | LoadedModel | None, device: str, modality: str) -
     return load_model(model, resolve_device(device), modality)
 
 
+def audio_model(src: Path, model: str | Path | LoadedModel | None, device: str) -> LoadedModel:
+    """The model for an audio file: the one given, else the default for its sample rate
+    (models.audio_default: speech up to 16 kHz, general audio above)."""
+    return _model(default_model_name(src) if model is None else model, device, "audio")
+
+
 def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None = None,
                   layers: int | None = None, force: bool = False, device: str = "auto",
                   progress=None) -> dict:
@@ -86,7 +92,7 @@ def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None =
     src, dst = Path(src), Path(dst)
     check_output(src, dst, force)
     if media.modality_of(src) == "audio":
-        return info(compress_audio_file(src, dst, _model(model, device, "audio"), layers,
+        return info(compress_audio_file(src, dst, audio_model(src, model, device), layers,
                                         progress))
     img = media.load_image(src)
     data = compress(img, _model(model, device, "image"), layers)
@@ -153,6 +159,14 @@ class _FolderJob:
                                 else load_model(model, self.dev, modality))
         return self.models[key]
 
+    def audio_default(self, src: Path) -> LoadedModel:
+        """The default model for an audio file's sample rate (each loaded once)."""
+        name = default_model_name(src)
+        key = b"audio:" + name.encode()
+        if key not in self.models:
+            self.models[key] = load_model(name, self.dev, "audio")
+        return self.models[key]
+
     def compress_key(self, it) -> tuple:
         if media.modality_of(it.src) == "audio":
             return ("audio", it.rel)  # audio files are coded one by one
@@ -175,8 +189,9 @@ class _FolderJob:
         imgs = []
         for i, it in enumerate(chunk):
             if media.modality_of(it.src) == "audio":  # one file at a time, chunk by chunk
-                res[i] = (len(compress_audio_file(it.src, it.dst, self.get_model(None, "audio"),
-                                                  self.layers)), None)
+                lm = (self.get_model(None, "audio") if self.model is not None else
+                      self.audio_default(it.src))
+                res[i] = (len(compress_audio_file(it.src, it.dst, lm, self.layers)), None)
                 continue
             try:
                 with warnings.catch_warnings():

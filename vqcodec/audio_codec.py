@@ -33,7 +33,7 @@ from . import audio, container, limits
 from .errors import reraise_as
 from .files import atomic_write_bytes
 from .media import MediaWarning
-from .models import LoadedModel
+from .models import LoadedModel, audio_default
 from .segments import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 
 SEGMENT_SECONDS = 10.0  # chunk length: a container segment per channel
@@ -47,6 +47,13 @@ def _audio_model(model: LoadedModel) -> None:
     if model.codec.modality != "audio":
         raise CodecError(f"model {model.name!r} is an {model.codec.modality} model; this input "
                          "is audio (pass an audio model with --model)")
+
+
+def default_model_name(src: Path) -> str:
+    """The shipped model for an audio file when none is given: by its sample rate (header
+    only; models.audio_default: speech up to 16 kHz, general audio above)."""
+    with audio.AudioReader(Path(src)) as r:
+        return audio_default(r.rate)
 
 
 def segment_samples(model: LoadedModel, seconds: float = SEGMENT_SECONDS) -> int:
@@ -132,8 +139,8 @@ def _warn_level(drop: float | None, model: LoadedModel, what: str, rate: int | N
     mr = model.codec.sample_rate
     why = (f"; its rate ({rate} Hz) is below the model's {mr} Hz, and band-limited audio is "
            "out of what it was trained on" if rate is not None and rate < mr else
-           ": it is unlike the speech the model was trained on (steady tones, band-limited or "
-           "non-speech audio)")
+           ": it is unlike what the model was trained on (steady tones, band-limited audio, or "
+           "non-speech audio for a speech model)")
     warnings.warn(f"{what}: model {model.name!r} gives this audio back {drop:.0f} dB quieter "
                   f"(measured on its first {seconds:.{0 if seconds >= 10 else 1}f} s){why}",
                   MediaWarning, stacklevel=3)

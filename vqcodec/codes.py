@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, batch, container, image_codec, media
-from .audio_codec import iter_codes, segment_samples
+from .audio_codec import default_model_name, iter_codes, segment_samples
 from .devices import resolve_device
 from .errors import CodecError, reraise_as
 from .files import atomic_path
@@ -120,6 +120,8 @@ def codes_of_file(src: Path, model: str | Path | LoadedModel | None = None,
         lm = model if isinstance(model, LoadedModel) or model is None else load_model(model, dev)
         return codes_of_vqc(src.read_bytes(), lm, dev)
     modality = media.modality_of(src) or "image"
+    if modality == "audio" and model is None:
+        model = default_model_name(src)
     lm = model if isinstance(model, LoadedModel) else load_model(model, dev, modality)
     if modality == "audio":
         return codes_of_audio_file(src, lm)

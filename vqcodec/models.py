@@ -33,6 +33,19 @@ from .prior import ExactPrior
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
 DEFAULTS = {"image": "photo-v4-c6", "audio": "speech-stft"}
+# Audio sampled above SPEECH_MAX_RATE Hz gets the general-audio model instead (when shipped):
+# the speech model runs at 16 kHz, so it would drop everything above 8 kHz.
+WIDE_AUDIO = "music-stft"
+SPEECH_MAX_RATE = 16000
+
+
+def audio_default(rate: int | None) -> str:
+    """The shipped audio model for an input sampled at `rate` Hz (None: unknown): the speech
+    model up to 16 kHz, the general-audio model above it where that one is installed."""
+    if (rate is not None and rate > SPEECH_MAX_RATE
+            and (weights_dir() / WIDE_AUDIO / "config.json").is_file()):
+        return WIDE_AUDIO
+    return DEFAULTS["audio"]
 
 
 def weights_dir() -> Path:

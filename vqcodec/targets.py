@@ -282,8 +282,9 @@ def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None =
     check_output(src, dst, force)
     modality = media.modality_of(src) or "image"
     target.check(modality)
-    lm = model if isinstance(model, LoadedModel) else load_model(model, api.resolve_device(device),
-                                                                  modality)
+    lm = (api.audio_model(src, model, device) if modality == "audio" else
+          model if isinstance(model, LoadedModel) else
+          load_model(model, api.resolve_device(device), modality))
     if modality == "audio":
         data = compress_audio_path(src, lm, None, progress)
         best, note = choose(candidates(data), target, None, strict)
