@@ -155,7 +155,7 @@ AUDIO_PRESETS: dict[str, dict] = {
                        strides=[240], latent_dim=8, latent_rows=16, res_blocks=8,
                        codebook_size=16, num_layers=4, prior=dict(width=48, blocks=1, phases=2),
                        stereo="mid-side", usage_decay=0.9, dead_usage=0.05, crop_seconds=1.0,
-                       prior_crop_seconds=2.0, batch_size=16, steps=3600, prior_steps=1000,
+                       prior_crop_seconds=2.0, batch_size=16, steps=3000, prior_steps=1000,
                        lr=1e-3, bf16=True),
 }
 

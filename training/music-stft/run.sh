@@ -4,7 +4,7 @@
 # training/music/README.md), split by track; fetch it first:
 #     python training/music/fetch.py --out ../ckpt/music-data
 # Hardware: this 2-core CPU machine, no GPU: about 1.3 s/step in stage 1 (batch 16 x 1 s, bf16
-# autocast, one core), so the preset's 3600 steps take about 80 min; RESUME=1 continues a run
+# autocast, one core), so the preset's 3000 steps take about 70 min; RESUME=1 continues a run
 # from its checkpoint (every 500 steps).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
