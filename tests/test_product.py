@@ -327,3 +327,33 @@ def test_init_prior_starts_from_the_parents_integer_prior(lowres_model, image_fo
     child = json.loads((out / "config.json").read_text())
     assert child["training"]["init"]["prior"] is True
     assert child["prior_fingerprint"] == cfg["prior_fingerprint"]
+
+
+def test_decoder_only_training_keeps_the_parents_codes_and_prior(lowres_model, image_folder,
+                                                                 tmp_path):
+    from safetensors.torch import load_file
+
+    from vqcodec.train import TrainConfig, train
+
+    cfg = TrainConfig.from_preset(image_folder, tmp_path / "dec", "tiny-lowres", steps=6,
+                                  prior_steps=0, init=lowres_model, device="cpu",
+                                  overrides={"decoder_blocks": [1, 2], "train_only": "decoder",
+                                             "init_prior": True, "rdo": 0.05})
+    out = train(cfg, echo=lambda s: None)
+    parent, child = (load_file(f / "model.safetensors") for f in (lowres_model, out))
+    for k, v in child.items():
+        if k.startswith("decoder."):
+            continue
+        assert torch.equal(v, parent[k]), k  # encoder, codebooks, tables, search scales
+    changed = [k for k, v in child.items() if k.startswith("decoder.") and k in parent
+               and v.shape == parent[k].shape and not torch.equal(v, parent[k])]
+    assert changed  # the decoder trained
+    assert load_file(out / "prior.safetensors").keys() == load_file(lowres_model / "prior.safetensors").keys()
+    config = json.loads((out / "config.json").read_text())
+    assert config["rdo"] == 0.05 and config["training"]["train_only"] == "decoder"
+    assert config["prior_fingerprint"] == json.loads((lowres_model / "config.json").read_text())[
+        "prior_fingerprint"]
+    img = synthetic_image(48, 64, 5)
+    a, b = (api.compress(img, load_model(f), rdo=0.1) for f in (lowres_model, out))
+    assert container.unpack(a).segments == container.unpack(b).segments  # the same codes, bytes
+    assert api.decompress(b, load_model(out)).shape == img.shape

@@ -97,6 +97,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     # codes for 500 steps on 256 px crops.
     "photo-v4-c7": dict(PHOTO_V4_C4, steps=2400, lr=2e-4, prior_steps=500, init_prior=True,
                         prior_crop=256, prior_batch=2),
+    # Chunk 8: the prior and 2400 more stage-1 steps had flattened (chunks 6-7), so the decoder
+    # grows from 4+5 to 4+9 ConvNeXt blocks (the added ones at 1/8, where a block is cheapest:
+    # speed_decoder.json) and trains alone (train_only): the encoder, codebooks and search stay
+    # chunk 6's, so every code and the coding prior (init_prior, no prior steps) are chunk 6's and
+    # any gain is distortion at the same bytes. rdo / target_lambdas: chunk 6's encode defaults.
+    "photo-v4-c8": dict(PHOTO_V4_C4, decoder_blocks=[4, 9], train_only="decoder", steps=4000,
+                        lr=3e-4, prior_steps=0, init_prior=True, prior_crop=256, prior_batch=2,
+                        rdo=0.01, target_lambdas=[0.0, 0.01, 0.03, 0.1, 0.3, 1.0]),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,

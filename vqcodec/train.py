@@ -117,6 +117,9 @@ def stage1(run: Run) -> None:
     val = task.val_set(run.val_files, run.cfg.seed + 1)
     run.log.say(f"stage 1: {what}, {len(val)} val crops, {hp['steps']} steps on {dev.type}")
     codec.train()
+    decoder_only = hp.get("train_only") == "decoder"
+    if decoder_only:
+        _freeze_codes(codec)
     n = codec.num_layers
     model = Stage1(codec)
     if hp.get("channels_last"):  # the ConvNeXt transform's fast layout on the CPU
@@ -126,6 +129,9 @@ def stage1(run: Run) -> None:
     for step in range(run.step, hp["steps"]):
         for g in opt.param_groups:
             g["lr"] = _lr(step, hp["steps"], hp["lr"]) * g.get("mult", 1.0)
+        if decoder_only:  # evaluation puts the whole codec back in training mode
+            codec.encoder.eval()
+            codec.quantizer.eval()
         x = task.batch(hp["batch_size"], dev)
         keep = torch.randint(1, n + 1, (len(x),), device=dev)
         keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
@@ -140,9 +146,10 @@ def stage1(run: Run) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % PROBE_EVERY == 0 and getattr(codec.quantizer, "weighted", False):
+        if (step % PROBE_EVERY == 0 and getattr(codec.quantizer, "weighted", False)
+                and not decoder_only):
             probe_sensitivity(codec, x, run.world)
-        if step % 25 == 0 and hp.get("revive", True):
+        if step % 25 == 0 and hp.get("revive", True) and not decoder_only:
             revive(codec, run)
         if run.main and (step % 50 == 0 or step == hp["steps"] - 1):
             rec = {"stage": 1, "step": step, "loss": round(loss.item(), 6), **parts,
@@ -155,6 +162,17 @@ def stage1(run: Run) -> None:
     run.stage, run.step = 2, 0
     run.save(2, 0, run.opt2)
     task.release()
+
+
+def _freeze_codes(codec: Codec) -> None:
+    """Everything that decides the codes stays as it is (train_only="decoder"): the encoder and
+    the codebooks get no gradient, and the quantizer in eval mode keeps its search scale and
+    usage counts; with no probes or revivals either, the parent's codes, and so its coding
+    prior, fit the new model exactly."""
+    for p in [*codec.encoder.parameters(), *codec.quantizer.parameters()]:
+        p.requires_grad_(False)
+    codec.encoder.eval()
+    codec.quantizer.eval()
 
 
 def usage(codec: Codec) -> dict:

@@ -25,12 +25,16 @@ SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", 
 AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
 # Optional model keys of the quantizer, copied from the preset into config.json when present.
 QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight", "nearest")
+# Optional encode-time defaults, copied the same way: the default lam ("rdo") and the lams the
+# rate targets try ("target_lambdas"), see image_codec and targets.
+CODING_KEYS = ("rdo", "target_lambdas")
 # Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
-# loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more). The codebook
-# update rule ("loss" or "ema") is a model config key, codebook_update.
+# loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), train_only
+# ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's).
+# The codebook update rule ("loss" or "ema") is a model config key, codebook_update.
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
-              "channels_last", "rate_lr_mult")
+              "channels_last", "rate_lr_mult", "train_only")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 
@@ -116,7 +120,7 @@ def model_config(cfg: TrainConfig, hp: dict, task_keys: dict, device: str, world
     """The config.json of the model a run trains: its architecture, the task's keys
     (in_channels) and a record of the run in "training"."""
     config = {k: hp[k] for k in ARCH_KEYS}
-    config.update({k: hp[k] for k in QUANTIZER_KEYS + SHAPE_KEYS if k in hp})
+    config.update({k: hp[k] for k in QUANTIZER_KEYS + CODING_KEYS + SHAPE_KEYS if k in hp})
     config.update(task_keys)
     config.update(modality=cfg.modality, beta=0.25, name=cfg.name or cfg.out.name,
                   training={"preset": cfg.preset, "data": str(cfg.data), "steps": hp["steps"],

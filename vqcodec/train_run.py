@@ -189,17 +189,21 @@ def _start(run: Run, n_files: int) -> dict | None:
 PRIOR_KEYS = ("prior", "codebook_size", "num_layers", "groups")
 
 
-def autoencoder_params(codec: Codec) -> list[torch.nn.Parameter]:
-    """Stage 1's parameters: all but the prior's."""
-    return [p for n, p in codec.named_parameters() if not n.startswith("prior.")]
+def autoencoder_params(codec: Codec, hp: dict | None = None) -> list[torch.nn.Parameter]:
+    """Stage 1's parameters: all but the prior's; the decoder's alone with hp's
+    train_only="decoder"."""
+    part = "decoder." if hp and hp.get("train_only") == "decoder" else ""
+    return [p for n, p in codec.named_parameters() if not n.startswith("prior.")
+            and n.startswith(part)]
 
 
 def optimizers(codec: Codec, hp: dict) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """Adam for stage 1 (each group's lr scaled by its "mult") and for stage 2 (the prior)."""
-    ae_params = autoencoder_params(codec)
+    ae_params = autoencoder_params(codec, hp)
     # The light entropy tables of an entropy-constrained quantizer are frequency counts in
     # disguise: they get a larger step so the rate term tracks the codes as they move.
-    rate = [p for n, p in codec.named_parameters() if "rate_logits" in n]
+    rate = [p for n, p in codec.named_parameters()
+            if "rate_logits" in n and any(p is q for q in ae_params)]
     rest = [p for p in ae_params if all(p is not r for r in rate)]
     opt1 = torch.optim.Adam([{"params": rest, "mult": 1.0}] +
                             ([{"params": rate, "mult": hp.get("rate_lr_mult", 1.0)}] if rate else []),

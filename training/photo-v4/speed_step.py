@@ -38,7 +38,7 @@ def build(over) -> tuple[Codec, dict]:
         hp = {**BASE, **over}
     cfg = {k: hp[k] for k in ("channels", "latent_dim", "res_blocks", "codebook_size",
                               "num_layers", "prior")}
-    cfg.update({k: hp[k] for k in ("arch", "groups", "stage_blocks") if k in hp})
+    cfg.update({k: hp[k] for k in ("arch", "groups", "stage_blocks", "decoder_blocks") if k in hp})
     cfg.update(modality="image", in_channels=3, beta=0.25)
     return Codec(cfg), hp
 
