@@ -1,6 +1,7 @@
 """Audio end to end with a tiny audio model trained in seconds: geometry kept, chunking without
 seams, bit-exact codes, bad inputs, the CLI, folder jobs and training's modality detection."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -229,6 +230,7 @@ def test_bench_audio(tiny_audio, tmp_path):
         x = sf.read(files[i])[0][:32000] if len(files) == 2 else speechlike(2.0, 16000, i)
         sf.write(tmp_path / f"t{i}.wav", x, 16000)
     res = bench_audio(tmp_path, [str(tiny_audio.path)], opus_levels=(1.0,), log=lambda s: None)
+    assert res["metrics"] == "speech"  # auto: nothing above 16 kHz
     ours = [p for p in res["points"] if p["codec"] == str(tiny_audio.path)]
     assert [p["setting"] for p in ours] == ["1", "2"] and ours[0]["kbps"] < ours[1]["kbps"]
     opus = [p for p in res["points"] if p["codec"] == "opus"]
@@ -325,3 +327,51 @@ def test_audio_above_16_khz_gets_the_general_audio_model(tiny_audio, tmp_path, m
     api.folder_job(src, dst, True)
     assert api.info((dst / "song.flac.vqc").read_bytes())["model"] == "music-stft"
     assert api.info((dst / "talk.wav.vqc").read_bytes())["model"] == "speech-stft"
+
+
+def _music_clip(seconds: float, rate: int, seed: int) -> np.ndarray:
+    """Stereo: a chord with partials up to 12 kHz, a little noise, the channels unlike."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    left = sum(0.2 / k * np.sin(2 * np.pi * 330 * k * t) for k in (1, 2, 3, 5, 8, 13, 21, 34))
+    right = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.sin(2 * np.pi * 10000 * t)
+    x = np.stack([left, right], 1) + 0.01 * rng.standard_normal((len(t), 2))
+    return x.astype(np.float32)
+
+
+def test_music_metrics_rank_what_is_lost():
+    from vqcodec.music_metrics import hf_share, mel_distance_db, music_metrics
+
+    rate = 44100
+    x = _music_clip(2.0, rate, 0)
+    low = np.stack([audio.resample(audio.resample(x[:, c], rate, 16000), 16000, rate)[:len(x)]
+                    for c in range(2)], 1)  # what a 16 kHz model can give back at best
+    noisy = x + 0.03 * np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    assert hf_share(x, rate) > 0.005 and hf_share(low, rate) < 1e-4
+    assert mel_distance_db(x, x, rate) == 0.0
+    assert 0 < mel_distance_db(x, noisy, rate) < mel_distance_db(x, low, rate)
+    if importlib.util.find_spec("visqol") is None:
+        assert music_metrics(x, low, rate)["visqol"] is None
+        return
+    same, lossy = music_metrics(x, x, rate), music_metrics(x, low, rate)
+    assert same["visqol"] > 4.5 and lossy["visqol"] < same["visqol"]
+
+
+def test_bench_audio_scores_music_in_stereo(tiny_audio, tmp_path):
+    pytest.importorskip("visqol")
+    from vqcodec.bench import bench_audio, plot_audio
+
+    sf.write(tmp_path / "song.flac", _music_clip(3.0, 44100, 2), 44100)
+    res = bench_audio(tmp_path, [str(tiny_audio.path)], opus_levels=(0.95,), log=lambda s: None,
+                      max_seconds=2.0)
+    assert res["metrics"] == "music"
+    pts = {(p["codec"], p["setting"]): p for p in res["points"]}
+    ours, opus = pts[(str(tiny_audio.path), "2")], pts[("opus", "0.95")]
+    # Opus at 48 kHz keeps the band above 8 kHz; the 8 kHz toy model cannot
+    assert opus["hf_share"] > 0.005 and ours["hf_share"] < 1e-3
+    assert opus["visqol"] > ours["visqol"] and opus["mel_db"] < ours["mel_db"]
+    assert 20 < opus["kbps"] < 60  # stereo at 48 kHz
+    plot_audio(res, tmp_path / "rd.png")
+    assert (tmp_path / "rd.png").stat().st_size > 1000
+    r = cli("bench", "audio", tmp_path, "--metrics", "loud")
+    assert r.returncode != 0 and "bad --metrics" in r.stderr

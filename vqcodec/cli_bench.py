@@ -75,9 +75,17 @@ def bench_audio(
                                                        0.9))),
                                     "--opus-levels", help="Opus compression levels to compare "
                                                           "against (empty: none)."),
+    metrics: str = typer.Option("auto", "--metrics",
+                                help="speech: PESQ-WB and STOI of the mono mix; music: ViSQOL "
+                                     "(audio mode), log-mel distance and energy above 8 kHz, "
+                                     "every channel coded; auto: music when a file is above "
+                                     "16 kHz."),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", min=0.1,
+                                             help="Score only the middle N seconds of each file "
+                                                  "(ViSQOL is slow: ~0.5 s per second)."),
     device: str = CpuDeviceOpt,
 ) -> None:
-    """kbps, PESQ-WB, STOI and real-time factors of every model rate vs Opus (needs .\\[bench])."""
+    """kbps, quality scores and real-time factors of every model rate vs Opus (needs .\\[bench])."""
     from rich.table import Table
 
     from . import bench
@@ -88,8 +96,10 @@ def bench_audio(
         levels = tuple(float(v) for v in opus_levels.split(",") if v.strip())
     except ValueError:
         fail(f"bad --opus-levels {opus_levels!r}: expected numbers between 0 and 1")
+    if metrics not in ("auto", "speech", "music"):
+        fail(f"bad --metrics {metrics!r}: expected auto, speech or music")
     res = run(lambda: bench.main_audio(folder, model or None, json_out, plot_out, limit,
-                                       resolve_device(device), levels))
+                                       resolve_device(device), levels, metrics, max_seconds))
     if as_json:
         print_json(res)
         return
@@ -97,10 +107,14 @@ def bench_audio(
     def f(v, fmt):
         return "n/a" if v is None else format(v, fmt)
 
-    t = Table("codec", "setting", "kbps", "PESQ-WB", "STOI", "enc RTF", "dec RTF")
+    cols = ([("pesq", "PESQ-WB", ".3f"), ("stoi", "STOI", ".3f")] if res["metrics"] == "speech"
+            else [("visqol", "ViSQOL", ".3f"), ("mel_db", "mel dB", ".2f"),
+                  ("hf_share", ">8 kHz", ".2%")])
+    t = Table("codec", "setting", "kbps", *(c[1] for c in cols), "enc RTF", "dec RTF")
     for p in res["points"]:
-        t.add_row(p["codec"], p["setting"], f(p["kbps"], ".2f"), f(p["pesq"], ".3f"),
-                  f(p["stoi"], ".3f"), f(p["enc_rtf"], ".3f"), f(p["dec_rtf"], ".3f"))
+        t.add_row(p["codec"], p["setting"], f(p["kbps"], ".2f"),
+                  *(f(p[k], fmt) for k, _, fmt in cols), f(p["enc_rtf"], ".3f"),
+                  f(p["dec_rtf"], ".3f"))
     out.print(t)
 
 
