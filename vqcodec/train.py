@@ -143,9 +143,14 @@ def stage1(run: Run) -> None:
             y, vq_loss = model(x, keep, draw_lambda(hp, len(x), dev))
         recon, parts = task.recon(y.float(), x)
         loss = recon + hp.get("vq_weight", 1.0) * vq_loss
+        adv = run.disc is not None and step >= hp.get("adv_start", 0)
+        if adv:
+            loss = loss + _generator_terms(run, y.float(), x, parts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if adv:
+            _discriminator_step(run, y.detach().float(), x, parts)
         if (step % PROBE_EVERY == 0 and getattr(codec.quantizer, "weighted", False)
                 and not decoder_only):
             probe_sensitivity(codec, x, run.world)
@@ -162,6 +167,32 @@ def stage1(run: Run) -> None:
     run.stage, run.step = 2, 0
     run.save(2, 0, run.opt2)
     task.release()
+
+
+def _generator_terms(run: Run, y: torch.Tensor, x: torch.Tensor, parts: dict) -> torch.Tensor:
+    """adv_weight * hinge adversarial + fm_weight * feature matching (discriminator.py)."""
+    from .discriminator import generator_terms
+
+    hp = run.hp
+    with torch.autocast(run.dev.type, dtype=torch.bfloat16, enabled=hp.get("bf16", False)):
+        adv, fm = generator_terms(run.disc, y, x)
+    parts.update(adv=round(adv.item(), 4), fm=round(fm.item(), 4))
+    return hp["adv_weight"] * adv + hp.get("fm_weight", 0.0) * fm
+
+
+def _discriminator_step(run: Run, fake: torch.Tensor, real: torch.Tensor, parts: dict) -> None:
+    from .discriminator import discriminator_loss
+
+    with torch.autocast(run.dev.type, dtype=torch.bfloat16, enabled=run.hp.get("bf16", False)):
+        d = discriminator_loss(run.disc, fake, real)
+    run.opt_d.zero_grad(set_to_none=True)
+    d.backward()
+    if run.world > 1:  # one discriminator across ranks: average its gradients
+        for p in run.disc.parameters():
+            dist.all_reduce(p.grad)
+            p.grad.div_(run.world)
+    run.opt_d.step()
+    parts["disc"] = round(d.item(), 4)
 
 
 def _freeze_codes(codec: Codec) -> None:

@@ -112,6 +112,8 @@ class Run:
     codec: Codec
     opt1: torch.optim.Optimizer | None = None
     opt2: torch.optim.Optimizer | None = None
+    disc: torch.nn.Module | None = None  # audio with adv_weight: the STFT discriminator
+    opt_d: torch.optim.Optimizer | None = None
     stage: int = 1
     step: int = 0
 
@@ -128,8 +130,11 @@ class Run:
         if not self.main:
             return
         tmp = self.ckpt_path.with_suffix(".tmp")
-        torch.save({"config": self.config, "model": self.codec.state_dict(),
-                    "opt": opt.state_dict(), "stage": stage, "step": step}, tmp)
+        state = {"config": self.config, "model": self.codec.state_dict(),
+                 "opt": opt.state_dict(), "stage": stage, "step": step}
+        if self.disc is not None:
+            state.update(disc=self.disc.state_dict(), opt_d=self.opt_d.state_dict())
+        torch.save(state, tmp)
         tmp.replace(self.ckpt_path)
 
 
@@ -161,7 +166,24 @@ def setup(cfg: TrainConfig, progress: Callable | None, echo: Callable[[str], Non
     run.opt1, run.opt2 = optimizers(run.codec, hp)
     if ck is not None:
         (run.opt1 if run.stage == 1 else run.opt2).load_state_dict(ck["opt"])
+    if hp.get("adv_weight"):
+        _discriminator(run, ck)
     return run
+
+
+def _discriminator(run: Run, ck: dict | None) -> None:
+    """The adversarial losses' discriminator and its Adam (EnCodec's betas), resumed with the run."""
+    from .discriminator import MultiScaleSTFTDiscriminator
+
+    if run.cfg.modality != "audio":
+        raise ValueError("adv_weight (adversarial training) is for audio models only")
+    run.disc = MultiScaleSTFTDiscriminator(run.codec.sample_rate,
+                                           run.hp.get("disc_width", 32)).to(run.dev)
+    run.opt_d = torch.optim.Adam(run.disc.parameters(), lr=run.hp.get("disc_lr", 3e-4),
+                                 betas=(0.5, 0.9))
+    if ck is not None and "disc" in ck:
+        run.disc.load_state_dict(ck["disc"])
+        run.opt_d.load_state_dict(ck["opt_d"])
 
 
 def _start(run: Run, n_files: int) -> dict | None:
