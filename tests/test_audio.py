@@ -424,6 +424,12 @@ def test_adversarial_training_logs_its_terms_and_checkpoints_the_discriminator(
     assert "disc" in ck and "opt_d" in ck
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["adv_weight"] == 1.0
+    # resumed (or forked from a copied checkpoint) under other switches: the config says so
+    train(TrainConfig.from_preset(audio_folder, out, "tiny-audio", steps=4, prior_steps=2,
+                                  device="cpu", resume=True, overrides={**over, "adv_weight": 0.5}),
+          echo=lambda s: None)
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["adv_weight"] == 0.5 and config["training"]["resumed"]
     lm = load_model(out)
     y, rate = audio_codec.decompress_audio(audio_codec.compress_audio(
         speechlike(0.5, 8000, 0), 8000, lm), lm)
@@ -432,3 +438,29 @@ def test_adversarial_training_logs_its_terms_and_checkpoints_the_discriminator(
         train(TrainConfig.from_preset(image_folder, tmp_path / "img", "tiny", steps=1,
                                       prior_steps=1, device="cpu", overrides=over),
               echo=lambda s: None)
+
+
+def test_stop_at_ends_a_chunk_that_resume_continues(audio_folder, tmp_path):
+    from vqcodec.train import TrainConfig, train
+
+    out = tmp_path / "chunks"
+
+    def cfg(**kw):
+        return TrainConfig.from_preset(audio_folder, out, "tiny-audio", steps=6, prior_steps=1,
+                                       device="cpu", **kw)
+
+    train(cfg(stop_at=3), echo=lambda s: None)
+    assert not (out / "config.json").exists()
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert (ck["stage"], ck["step"]) == (1, 3)
+    train(cfg(resume=True), echo=lambda s: None)
+    steps = [json.loads(x).get("step") for x in (out / "train_log.jsonl").read_text().splitlines()
+             if '"stage": 1' in x]
+    assert steps[-1] == 5 and (out / "config.json").exists()
+    assert json.loads((out / "config.json").read_text())["training"]["resumed"] == [[1, 3]]
+    with pytest.raises(ValueError, match="stop_at"):
+        cfg(stop_at=0)
+    r = cli("train", "--data", audio_folder, "--out", tmp_path / "cli", "--preset", "tiny-audio",
+            "--steps", "4", "--prior-steps", "1", "--stop-at", "2")
+    assert r.returncode == 0 and "continue with --resume" in r.stdout, r.stderr
+    assert not (tmp_path / "cli" / "config.json").exists()

@@ -61,6 +61,9 @@ def train(
     name: str | None = typer.Option(None, help="Model name (default: OUT's folder name); with "
                                     "--resume it renames the model that comes out."),
     seed: int = typer.Option(0, help="Random seed."),
+    stop_at: int | None = typer.Option(None, "--stop-at", min=1,
+                                       help="End stage 1 after this step with a checkpoint, so a "
+                                            "long run goes in chunks: --resume continues it."),
     device: str = DeviceOpt,
 ) -> None:
     """Train a codec on your own folder of images or audio; then use it with --model OUT.
@@ -86,7 +89,8 @@ def train(
     def config() -> TrainConfig:  # its errors (unknown preset, ...) are the run's, in run
         return TrainConfig.from_preset(
             data, out_dir, preset, steps=steps, prior_steps=prior_steps, batch_size=batch_size,
-            modality=modality, device=device, resume=resume, name=name, seed=seed, init=init)
+            modality=modality, device=device, resume=resume, name=name, seed=seed, init=init,
+            stop_at=stop_at)
 
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         run(lambda: run_train(config(), echo=lambda s: None))
@@ -112,6 +116,10 @@ def train(
 
         folder = run(lambda: run_train(config(), progress=progress,
                                        echo=lambda s: bar.console.print(s, highlight=False)))
+    if not (folder / "config.json").exists():  # --stop-at ended this chunk
+        out.print(f"stopped at step {stop_at}; continue with --resume (checkpoint in {folder})",
+                  highlight=False)
+        return
     out.print(f"model written to {folder}; use it with --model {folder}", highlight=False)
 
 

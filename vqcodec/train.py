@@ -62,8 +62,8 @@ def train(cfg: TrainConfig | Path, out: Path | None = None, preset: str | dict |
           init) != (None, None, None, None, None, "auto", False, None, 0, None, None):
         raise TypeError("train(cfg): the run's settings are cfg's (see TrainConfig.from_preset)")
     run = setup(cfg, progress, echo)
-    if run.stage == 1:
-        stage1(run)
+    if run.stage == 1 and not stage1(run):
+        return cfg.out  # stopped at cfg.stop_at: no model yet, --resume continues
     val_codes = stage2(run)
     if run.world > 1:
         dist.barrier()
@@ -108,8 +108,9 @@ def _lr(step: int, total: int, base: float) -> float:
     return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
 
 
-def stage1(run: Run) -> None:
-    """The autoencoder and quantizer, from run.step to hp["steps"]; then checkpoint stage 2."""
+def stage1(run: Run) -> bool:
+    """The autoencoder and quantizer, from run.step to hp["steps"]; then checkpoint stage 2.
+    False when it stopped at cfg.stop_at instead (checkpointed there)."""
     hp, codec, dev, task, opt = run.hp, run.codec, run.dev, run.task, run.opt1
     t0 = time.time()
     torch.manual_seed(run.cfg.seed + 1000 * run.rank)  # different batches on each rank
@@ -162,11 +163,16 @@ def stage1(run: Run) -> None:
             if step % 500 == 0 or step == hp["steps"] - 1:
                 rec["val"] = task.evaluate(codec, val, dev)
             _report(run, 1, step, hp["steps"], rec)
-        if (step + 1) % 500 == 0:
+        stop = run.cfg.stop_at is not None and step + 1 >= run.cfg.stop_at
+        if (step + 1) % 500 == 0 or (stop and step + 1 < hp["steps"]):
             run.save(1, step + 1, opt)
+        if stop and step + 1 < hp["steps"]:
+            run.log.say(f"stopped after step {step + 1} of {hp['steps']}; --resume continues")
+            return False
     run.stage, run.step = 2, 0
     run.save(2, 0, run.opt2)
     task.release()
+    return True
 
 
 def _generator_terms(run: Run, y: torch.Tensor, x: torch.Tensor, parts: dict) -> torch.Tensor:

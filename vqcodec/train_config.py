@@ -32,8 +32,8 @@ CODING_KEYS = ("rdo", "target_lambdas")
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), train_only
 # ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's),
-# adv_weight / fm_weight / adv_start / disc_lr / disc_width (audio: an STFT discriminator's hinge loss and
-# feature matching from step adv_start on, see discriminator.py).
+# adv_weight / fm_weight / adv_start / disc_lr / disc_width (audio: an STFT discriminator's
+# hinge loss and feature matching from step adv_start on, see discriminator.py).
 # The codebook update rule ("loss" or "ema") is a model config key, codebook_update.
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
@@ -63,6 +63,7 @@ class TrainConfig:
     name: str | None = None
     seed: int = 0
     init: str | Path | None = None
+    stop_at: int | None = None  # end stage 1 at this step with a checkpoint (a chunk of a run)
 
     def __post_init__(self) -> None:
         self.data, self.out = Path(self.data), Path(self.out)
@@ -77,7 +78,7 @@ class TrainConfig:
                     prior_steps: int | None = None, batch_size: int | None = None,
                     modality: str | None = None, device: str = "auto", resume: bool = False,
                     name: str | None = None, seed: int = 0,
-                    init: str | Path | None = None) -> TrainConfig:
+                    init: str | Path | None = None, stop_at: int | None = None) -> TrainConfig:
         """The run of a preset, checked before anything is written.
 
         Args:
@@ -95,6 +96,8 @@ class TrainConfig:
             init: a model (shipped name or folder) of the same architecture whose autoencoder and
                 codebooks stage 1 starts from (fine-tuning, e.g. a shipped model on your own
                 photos); the prior is always trained afresh.
+            stop_at: end this chunk of the run after stage-1 step stop_at, with a checkpoint
+                that resume continues (the learning-rate schedule is the whole run's).
         """
         if isinstance(preset, dict):
             label, base = "custom", preset
@@ -115,7 +118,9 @@ class TrainConfig:
         hp["steps"] = steps if steps is not None else hp["steps"]
         hp["prior_steps"] = prior_steps if prior_steps is not None else hp["prior_steps"]
         hp["batch_size"] = batch_size if batch_size is not None else hp["batch_size"]
-        return cls(data, out, hp, label, modality, device, resume, name, seed, init)
+        if stop_at is not None and stop_at < 1:
+            raise ValueError(f"stop_at must be a step >= 1, not {stop_at}")
+        return cls(data, out, hp, label, modality, device, resume, name, seed, init, stop_at)
 
 
 def model_config(cfg: TrainConfig, hp: dict, task_keys: dict, device: str, world: int,
@@ -143,6 +148,9 @@ def resumed_config(ck: dict, fresh: dict, name: str | None, where: Path) -> dict
     if {k: ck["config"].get(k) for k in keys} != {k: fresh.get(k) for k in keys}:
         raise ValueError(f"{where} was made with another architecture; drop --resume")
     run = {k: fresh["training"][k] for k in RUN_KEYS}
+    # The switches too: a checkpoint copied and resumed under another preset of the same
+    # architecture (a fork, e.g. with adversarial losses) trains, and says, what that one says.
+    run.update({k: fresh["training"][k] for k in STUDY_KEYS if k in fresh["training"]})
     tr = ck["config"]["training"]
     resumed = tr.get("resumed", []) + [[ck["stage"], ck["step"]]]
     config = {**ck["config"], "training": {**tr, **run, "resumed": resumed}}
