@@ -8,8 +8,9 @@ map of real/fake logits and its feature maps.
     d = discriminator_loss(disc, y.detach(), x)
 
 Training-only: it is kept in the run's checkpoint, never in a model folder, so no file depends on
-it. Convs stride over frequency only (the time axis keeps its frames), so its cost grows with
-the clip's length, not with the spectrum's resolution.
+it. Convs stride over frequency only (the time axis keeps its frames). On this CPU it is the
+dearest part of a step, so training shows it a window of a few clips of the batch
+(train.py: disc_clips, disc_seconds).
 """
 
 from __future__ import annotations
@@ -23,15 +24,21 @@ SIZES_24K = (1024, 512, 256)  # n_fft at 24 kHz (hop n_fft / 4); scaled with the
 
 
 class STFTDiscriminator(nn.Module):
-    """One resolution: (B, 1, L) waveform -> (logits (B, 1, T, F'), [feature maps])."""
+    """One resolution: (B, 1, L) waveform -> (logits (B, 1, T, F'), [feature maps]).
+
+    Every conv but the last two halves the frequency axis, the first included (EnCodec's keeps
+    the full resolution there): on this CPU the full-resolution 32-channel conv alone cost more
+    than the codec's whole step (training/music-stft/speed_gan.json)."""
 
     def __init__(self, n_fft: int, width: int = 32, dilations=(1, 2, 4)):
         super().__init__()
         self.n_fft = n_fft
-        convs = [nn.Conv2d(2, width, (3, 9), padding=(1, 4))]
+        convs = [nn.Conv2d(2, width // 2, (3, 9), stride=(1, 2), padding=(1, 4))]
+        ch = width // 2
         for d in dilations:  # dilated in time, strided in frequency
-            convs.append(nn.Conv2d(width, width, (3, 9), stride=(1, 2), dilation=(d, 1),
+            convs.append(nn.Conv2d(ch, width, (3, 9), stride=(1, 2), dilation=(d, 1),
                                    padding=(d, 4)))
+            ch = width
         convs.append(nn.Conv2d(width, width, (3, 3), padding=1))
         self.convs = nn.ModuleList(weight_norm(c) for c in convs)
         self.out = weight_norm(nn.Conv2d(width, 1, (3, 3), padding=1))

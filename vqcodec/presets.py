@@ -166,6 +166,14 @@ AUDIO_PRESETS: dict[str, dict] = {
                        prior_crop_seconds=2.0, batch_size=16, steps=3000, prior_steps=1000,
                        lr=1e-3, bf16=True),
 }
+# music-stft's campaign (training/music-stft/run2.sh): one 12000-step cosine trained in chunks
+# (--stop-at, --resume) on training/music/fetch.py's split; at step 3000 a copy of the run forks
+# into music-stft-2-gan (the same schedule with the adversarial losses from there on), so what
+# they buy is measured against the same run at the same steps and rates.
+AUDIO_PRESETS["music-stft-2"] = dict(AUDIO_PRESETS["music-stft"], steps=12000, prior_steps=2000)
+AUDIO_PRESETS["music-stft-2-gan"] = dict(AUDIO_PRESETS["music-stft-2"], adv_weight=1.0,
+                                         fm_weight=2.0, adv_start=3000, disc_lr=3e-4,
+                                         disc_width=32)
 
 # Every preset by name (the lookup of --preset; the order of `choose from ...`).
 PRESETS: dict[str, dict] = {**IMAGE_PRESETS, **AUDIO_PRESETS}

@@ -146,12 +146,13 @@ def stage1(run: Run) -> bool:
         loss = recon + hp.get("vq_weight", 1.0) * vq_loss
         adv = run.disc is not None and step >= hp.get("adv_start", 0)
         if adv:
-            loss = loss + _generator_terms(run, y.float(), x, parts)
+            yd, xd = _disc_window(y.float(), x, hp)
+            loss = loss + _generator_terms(run, yd, xd, parts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if adv:
-            _discriminator_step(run, y.detach().float(), x, parts)
+            _discriminator_step(run, yd.detach(), xd, parts)
         if (step % PROBE_EVERY == 0 and getattr(codec.quantizer, "weighted", False)
                 and not decoder_only):
             probe_sensitivity(codec, x, run.world)
@@ -173,6 +174,15 @@ def stage1(run: Run) -> bool:
     run.save(2, 0, run.opt2)
     task.release()
     return True
+
+
+def _disc_window(y: torch.Tensor, x: torch.Tensor, hp: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The part of the batch the discriminator sees: its first disc_clips clips (default 4),
+    a random window of disc_seconds (default 0.5) of each; all of it where shorter."""
+    n = hp.get("disc_clips", 4)
+    length = min(x.shape[-1], round(hp.get("disc_seconds", 0.5) * hp["sample_rate"]))
+    start = int(torch.randint(0, x.shape[-1] - length + 1, ()))
+    return y[:n, ..., start:start + length], x[:n, ..., start:start + length]
 
 
 def _generator_terms(run: Run, y: torch.Tensor, x: torch.Tensor, parts: dict) -> torch.Tensor:
