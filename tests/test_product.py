@@ -357,3 +357,37 @@ def test_decoder_only_training_keeps_the_parents_codes_and_prior(lowres_model, i
     a, b = (api.compress(img, load_model(f), rdo=0.1) for f in (lowres_model, out))
     assert container.unpack(a).segments == container.unpack(b).segments  # the same codes, bytes
     assert api.decompress(b, load_model(out)).shape == img.shape
+
+
+def test_decoder_only_training_on_the_coders_codes(lowres_model, image_folder, tmp_path):
+    from safetensors.torch import load_file
+
+    from vqcodec.train import TrainConfig, train
+
+    over = {"train_only": "decoder", "init_prior": True, "code_search": "prior"}
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "dec", "tiny-lowres", steps=3,
+                                        prior_steps=0, init=lowres_model, device="cpu",
+                                        overrides=over), echo=lambda s: None)
+    parent, child = (load_file(f / "model.safetensors") for f in (lowres_model, out))
+    assert all(torch.equal(v, parent[k]) for k, v in child.items() if not k.startswith("decoder."))
+    assert any(not torch.equal(v, parent[k]) for k, v in child.items() if k.startswith("decoder."))
+    with pytest.raises(ValueError, match="code_search"):  # only where the codes stay the parent's
+        train(TrainConfig.from_preset(image_folder, tmp_path / "x", "tiny-lowres", steps=1,
+                                      prior_steps=0, init=lowres_model, device="cpu",
+                                      overrides={"code_search": "prior"}), echo=lambda s: None)
+
+
+@torch.no_grad()
+def test_coder_latent_is_what_compress_decodes(lowres_model):
+    from vqcodec.image_codec import encode_codes
+    from vqcodec.train import _coder_latent
+
+    lm = load_model(lowres_model)
+    codec, img = lm.codec, synthetic_image(48, 64, 9)
+    x = api._images_to_tensor([img], codec.stride, "cpu")
+    hp = {"lam_range": [0.2, 0.2], "lam_zero": 0.0}
+    keep = torch.tensor([codec.num_layers])
+    want = codec.quantizer.decode_codes(encode_codes(img, lm, rdo=0.2))
+    assert torch.allclose(_coder_latent(codec, x, keep, hp), want, atol=1e-6)
+    one = codec.quantizer.decode_codes(encode_codes(img, lm, rdo=0.2)[:, :1])
+    assert torch.allclose(_coder_latent(codec, x, torch.tensor([1]), hp), one, atol=1e-6)

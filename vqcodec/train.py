@@ -32,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from .models import Codec, exact_prior, save_model
 from .presets import PRESETS
 from .prior import export_integer
+from .rdo import search_rd_groups
 from .train_config import TrainConfig
 from .train_run import Run, Task, autoencoder_params, setup
 
@@ -121,6 +122,12 @@ def stage1(run: Run) -> bool:
     decoder_only = hp.get("train_only") == "decoder"
     if decoder_only:
         _freeze_codes(codec)
+    coder_codes = hp.get("code_search") == "prior"
+    if coder_codes:
+        if not (decoder_only and codec.groups and hp.get("init_prior")):
+            raise ValueError('code_search "prior" needs train_only "decoder", a product HR-VQ '
+                             "and init_prior (the parent's coding prior chooses the codes)")
+        codec.exact = exact_prior(run.config, codec.prior.export(), dev)
     n = codec.num_layers
     model = Stage1(codec)
     if hp.get("channels_last"):  # the ConvNeXt transform's fast layout on the CPU
@@ -141,7 +148,10 @@ def stage1(run: Run) -> bool:
         if hp.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=hp.get("bf16", False)):
-            y, vq_loss = model(x, keep, draw_lambda(hp, len(x), dev))
+            if coder_codes:
+                y, vq_loss = codec.decoder(_coder_latent(codec, x, keep, hp)), 0.0
+            else:
+                y, vq_loss = model(x, keep, draw_lambda(hp, len(x), dev))
         recon, parts = task.recon(y.float(), x)
         loss = recon + hp.get("vq_weight", 1.0) * vq_loss
         adv = run.disc is not None and step >= hp.get("adv_start", 0)
@@ -174,6 +184,22 @@ def stage1(run: Run) -> bool:
     run.save(2, 0, run.opt2)
     task.release()
     return True
+
+
+@torch.no_grad()
+def _coder_latent(codec: Codec, x: torch.Tensor, keep: torch.Tensor, hp: dict) -> torch.Tensor:
+    """The decoder's input as `vqcodec compress` makes it (code_search "prior"): the words the
+    rate-distortion search picks under the coding prior's own bits (rdo.search_rd_groups, at
+    one lam drawn for the batch), summed over each sample's first keep layers. Training used the
+    light tables' choice, which spends 3-4 bits per index where the coder spends ~1.2, so the
+    decoder had learnt other codes than the ones it is given."""
+    with torch.autocast(x.device.type, enabled=False):
+        z = codec.encoder(x).float()
+        lam = float(draw_lambda(hp, 1, x.device)[0])
+        codes = search_rd_groups(codec, z, lam).to(x.device)
+        words = codec.quantizer.lookup(codes)  # (B, n, D, h, w)
+        mask = (torch.arange(words.shape[1], device=x.device)[None] < keep[:, None]).float()
+        return (words * mask[:, :, None, None, None]).sum(1)
 
 
 def _disc_window(y: torch.Tensor, x: torch.Tensor, hp: dict) -> tuple[torch.Tensor, torch.Tensor]:

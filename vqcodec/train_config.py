@@ -32,13 +32,15 @@ CODING_KEYS = ("rdo", "target_lambdas")
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), train_only
 # ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's),
+# code_search ("prior": with train_only "decoder", the decoder learns the codes the coder's
+# rate-distortion search picks, not the light tables' choice),
 # adv_weight / fm_weight / adv_start / disc_lr / disc_width / disc_clips / disc_seconds (audio:
 # an STFT discriminator's hinge loss and feature matching from step adv_start on, on a window of
 # a few clips of each batch; see discriminator.py).
 # The codebook update rule ("loss" or "ema") is a model config key, codebook_update.
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
-              "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds")
+              "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 
