@@ -1,0 +1,60 @@
+"""What caps speech-stft's quality: PESQ-WB of its autoencoder without quantization against the
+nearest-word codes of 1..n layers, on speech test files (the `bench` extra's pesq).
+
+    python training/speech-stft/ceiling.py speech-stft ../shared/data/speech/test/*.flac --json ...
+
+No entropy coding: this is the transform's and the quantizer's ceiling, not a rate point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vqcodec.audio import load_audio, resample
+from vqcodec.audio_bench import speech_metrics
+from vqcodec.models import load_model
+
+
+@torch.no_grad()
+def ceiling(model: str, files: list[Path]) -> dict:
+    codec = load_model(model, "cpu", "audio").codec
+    codec.eval()
+    rate, q, rows = codec.sample_rate, codec.quantizer, {}
+    for f in files:
+        x, r = load_audio(f)
+        x = resample(x.mean(1), r, rate).astype(np.float32)
+        n = len(x) // codec.stride * codec.stride
+        x = x[:n]
+        z = codec.encoder(torch.from_numpy(x)[None, None])
+        outs = {"unquantized": codec.decoder(z)}
+        for k in range(1, q.n + 1):
+            outs[f"layers_{k}"] = codec.decoder(q.decode_codes(q.search(z, k)))
+        rows[f.name] = {k: round(speech_metrics(x, y[0, 0].clamp(-1, 1).numpy(), rate)[0], 3)
+                        for k, y in outs.items()}
+        print(f.name, rows[f.name], flush=True)
+    keys = next(iter(rows.values())).keys()
+    mean = {k: round(float(np.mean([r[k] for r in rows.values()])), 3) for k in keys}
+    return {"model": model, "metric": "pesq-wb", "files": len(rows), "mean": mean,
+            "per_file": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    res = ceiling(a.model, a.files)
+    print("mean", res["mean"])
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
