@@ -52,7 +52,7 @@ def speech_metrics(ref: np.ndarray, deg: np.ndarray, rate: int) -> tuple[float |
 
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # what Opus (and libsndfile's writer) accepts
 MUSIC_RATE = 16000  # "auto" scores files above this rate as music
-SCORES = {"speech": ("pesq", "stoi"), "music": ("visqol", "mel_db", "hf_share")}
+SCORES = {"speech": ("pesq", "stoi"), "music": ("visqol", "mel_db", "hf_share", "hf_share_ref")}
 
 
 def opus(x: np.ndarray, rate: int, level: float) -> tuple[int, np.ndarray, float, float]:

@@ -109,7 +109,7 @@ def bench_audio(
 
     cols = ([("pesq", "PESQ-WB", ".3f"), ("stoi", "STOI", ".3f")] if res["metrics"] == "speech"
             else [("visqol", "ViSQOL", ".3f"), ("mel_db", "mel dB", ".2f"),
-                  ("hf_share", ">8 kHz", ".2%")])
+                  ("hf_share", ">8 kHz", ".3%"), ("hf_share_ref", "orig >8 kHz", ".3%")])
     t = Table("codec", "setting", "kbps", *(c[1] for c in cols), "enc RTF", "dec RTF")
     for p in res["points"]:
         t.add_row(p["codec"], p["setting"], f(p["kbps"], ".2f"),

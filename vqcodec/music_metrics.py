@@ -2,7 +2,8 @@
 `visqol-python`, MOS-LQO from 1 to about 4.75), a log-mel spectral distance in dB, and the share
 of the energy above 8 kHz (what a 16 kHz speech model drops).
 
-    music_metrics(ref, deg, rate)  ->  {"visqol": 4.1, "mel_db": 3.2, "hf_share": 0.004}
+    music_metrics(ref, deg, rate)  ->  {"visqol": 4.1, "mel_db": 3.2, "hf_share": 0.004,
+                                        "hf_share_ref": 0.005}
 
 Signals are float (samples,) or (samples, channels) at the same rate and length. ViSQOL scores
 the mono mix (it is a mono metric) at 48 kHz, the rate its audio mode is built for.
@@ -86,6 +87,6 @@ def hf_share(x: np.ndarray, rate: int, cutoff: float = HF_CUTOFF) -> float:
 
 def music_metrics(ref: np.ndarray, deg: np.ndarray, rate: int) -> dict:
     """ViSQOL (audio mode; None without the extra), log-mel distance (dB) and the decoded
-    signal's share of energy above 8 kHz."""
+    signal's share of energy above 8 kHz, with the original's beside it (hf_share_ref)."""
     return {"visqol": visqol_audio(ref, deg, rate), "mel_db": mel_distance_db(ref, deg, rate),
-            "hf_share": hf_share(deg, rate)}
+            "hf_share": hf_share(deg, rate), "hf_share_ref": hf_share(ref, rate)}
