@@ -60,8 +60,10 @@ def opus(x: np.ndarray, rate: int, level: float) -> tuple[int, np.ndarray, float
     (samples,) or (samples, channels), sent at 48 kHz where Opus does not take `rate`."""
     import soundfile as sf
 
+    from .audio import resample
+
     op = rate if rate in OPUS_RATES else 48000
-    src = x if op == rate else _resample(x, rate, op)
+    src = resample(x, rate, op)
     buf = io.BytesIO()
     t = time.perf_counter()
     sf.write(buf, src, op, format="OGG", subtype="OPUS", compression_level=level)
@@ -69,18 +71,9 @@ def opus(x: np.ndarray, rate: int, level: float) -> tuple[int, np.ndarray, float
     buf.seek(0)
     t = time.perf_counter()
     y, r = sf.read(buf, dtype="float32")
-    if r != rate:
-        y = _resample(y, r, rate)
+    y = resample(y, r, rate)
     td = time.perf_counter() - t
     return len(buf.getvalue()), y[:len(x)], te, td
-
-
-def _resample(x: np.ndarray, rate: int, to: int) -> np.ndarray:
-    from .audio import resample
-
-    if x.ndim == 1:
-        return resample(x, rate, to)
-    return np.stack([resample(x[:, c], rate, to) for c in range(x.shape[1])], 1)
 
 
 def _clip(path: Path, max_seconds: float | None) -> tuple[np.ndarray, int]:

@@ -47,30 +47,27 @@ def visqol_audio(ref: np.ndarray, deg: np.ndarray, rate: int) -> float | None:
     return float(api.measure_from_arrays(r[:n], d[:n], VISQOL_RATE).moslqo)
 
 
-def _power(x: np.ndarray, n_fft: int) -> np.ndarray:
-    """(frames, n_fft // 2 + 1) power spectra, Hann window, hop n_fft / 4."""
-    hop = n_fft // 4
-    x = np.pad(x, (n_fft // 2, n_fft // 2))
-    count = max(1, 1 + (len(x) - n_fft) // hop)
-    frames = np.lib.stride_tricks.as_strided(x, (count, n_fft), (x.strides[0] * hop, x.strides[0]))
-    return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2
-
-
 def mel_distance_db(ref: np.ndarray, deg: np.ndarray, rate: int, n_fft: int = 2048,
                     n_mels: int = 80) -> float:
     """Log-mel spectral distance: per frame the RMS over mel bands of the difference in dB,
     averaged over frames and channels; bands more than 80 dB under the clip's peak count as
     -80 dB, so silence does not dominate."""
-    from .train_audio import mel_filterbank
+    import torch
+
+    from .train_audio import _mag, mel_filterbank
 
     fb = mel_filterbank(rate, n_fft, n_mels).numpy().astype(np.float64)
+
+    def power(v: np.ndarray) -> np.ndarray:  # (frames, bins), Hann window, hop n_fft / 4
+        return _mag(torch.from_numpy(v), n_fft, n_fft // 4).double().numpy().T ** 2
+
     ref, deg = np.asarray(ref, np.float64), np.asarray(deg, np.float64)
     if ref.ndim == 1:
         ref, deg = ref[:, None], deg[:, None]
     n = min(len(ref), len(deg))
     out = []
     for c in range(ref.shape[1]):
-        mr, md = (_power(v[:n, c], n_fft) @ fb.T for v in (ref, deg))
+        mr, md = (power(np.ascontiguousarray(v[:n, c])) @ fb.T for v in (ref, deg))
         floor = max(mr.max(), 1e-20) * 1e-8
         dr, dd = (10 * np.log10(np.maximum(m, floor)) for m in (mr, md))
         out.append(float(np.sqrt(((dr - dd) ** 2).mean(1)).mean()))
