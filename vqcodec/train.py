@@ -174,10 +174,10 @@ def stage1(run: Run) -> bool:
             if step % 500 == 0 or step == hp["steps"] - 1:
                 rec["val"] = task.evaluate(codec, val, dev)
             _report(run, 1, step, hp["steps"], rec)
-        stop = run.cfg.stop_at is not None and step + 1 >= run.cfg.stop_at
-        if (step + 1) % 500 == 0 or (stop and step + 1 < hp["steps"]):
+        stop = run.cfg.stop_at is not None and run.cfg.stop_at <= step + 1 < hp["steps"]
+        if (step + 1) % 500 == 0 or stop:
             run.save(1, step + 1, opt)
-        if stop and step + 1 < hp["steps"]:
+        if stop:
             run.log.say(f"stopped after step {step + 1} of {hp['steps']}; --resume continues")
             return False
     run.stage, run.step = 2, 0
