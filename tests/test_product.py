@@ -391,3 +391,39 @@ def test_coder_latent_is_what_compress_decodes(lowres_model):
     assert torch.allclose(_coder_latent(codec, x, keep, hp), want, atol=1e-6)
     one = codec.quantizer.decode_codes(encode_codes(img, lm, rdo=0.2)[:, :1])
     assert torch.allclose(_coder_latent(codec, x, torch.tensor([1]), hp), one, atol=1e-6)
+
+
+def test_color_dct_transform_starts_exact():
+    from vqcodec.autoencoder import DecoderDCT, EncoderDCT, color_dct, interleave
+
+    b = color_dct(4)
+    assert torch.allclose(b @ b.T, torch.eye(48), atol=1e-5)
+    # Rows run from low to high frequency: the first is the luma DC, a constant.
+    assert torch.allclose(b[0], torch.full((48,), 48 ** -0.5), atol=1e-6)
+    # Coefficient ranks dealt to 3 groups in a snake: every group gets as much of the energy.
+    assert interleave(12, 3).tolist() == [0, 5, 6, 11, 1, 4, 7, 10, 2, 3, 8, 9]
+    torch.manual_seed(0)
+    enc, dec = EncoderDCT(3, 4, 48, 2, 48, 4), DecoderDCT(3, 4, 48, 2, 48, 4)
+    x = torch.rand(2, 3, 16, 12)
+    z = enc(x)  # gradients on: float32, no autocast
+    assert z.shape == (2, 48, 4, 3)
+    assert torch.allclose(dec(z), x, atol=1e-5)
+    # Orthonormal: latent squared error is image squared error.
+    e = torch.randn_like(z) * 0.01
+    assert torch.allclose((dec(z + e) - dec(z)).pow(2).sum(), e.pow(2).sum(), rtol=1e-3)
+    with pytest.raises(ValueError, match="channels"):
+        EncoderDCT(3, 4, 32, 1, 16)
+
+
+def test_dct_model_trains_and_round_trips(image_folder, tmp_path):
+    from vqcodec.train import train
+
+    out = train(image_folder, tmp_path / "tiny-dct", preset="tiny-dct", device="cpu", seed=0,
+                echo=lambda s: None, steps=20, prior_steps=5)
+    lm = load_model(out)
+    img = synthetic_image(30, 38, 3)
+    data = api.compress(img, lm)
+    assert container.unpack(data).segments[0].latent_shape == (15, 19)  # stride 2
+    back = api.decompress(data, lm)
+    assert back.shape == img.shape
+    assert len(api.compress(img, lm, layers=1)) < len(data)

@@ -15,6 +15,8 @@ quantizer, prior and container treat its frames as a 1 x T grid.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -247,8 +249,8 @@ class ConvNeXt2d(nn.Module):
         return x + y.permute(0, 3, 1, 2)
 
 
-def _stage(ch: int, blocks: int) -> list[nn.Module]:
-    return [ConvNeXt2d(ch, 0.1) for _ in range(blocks)]
+def _stage(ch: int, blocks: int, scale: float = 0.1) -> list[nn.Module]:
+    return [ConvNeXt2d(ch, scale) for _ in range(blocks)]
 
 
 def fast_bf16(device: torch.device) -> bool:
@@ -313,6 +315,93 @@ class DecoderLR(nn.Module):
                 layers += [nn.Conv2d(ch, 4 * w[j + 1], 1), nn.PixelShuffle(2)]
         layers += [nn.Conv2d(w[-1], out_ch * 16, 1), nn.PixelShuffle(4)]
         self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _run_lr(self.net, z) + 0.5
+
+
+def color_dct(block: int) -> torch.Tensor:
+    """(3 b², 3 b²) orthonormal analysis matrix for the pixel-unshuffle(b) vector of a b x b RGB
+    block (entry c b² + i b + j): an orthonormal opponent colour transform (luma, two chroma)
+    times the 2-D DCT-II of the block. Rows run from low to high frequency, chroma two diagonals
+    after luma (it carries less), so consecutive channels -- a product VQ's groups -- hold
+    coefficients of similar energy."""
+    n = torch.arange(block, dtype=torch.float64)
+    d = torch.cos(math.pi * (2 * n[None] + 1) * n[:, None] / (2 * block)) * math.sqrt(2 / block)
+    d[0] /= math.sqrt(2)
+    color = torch.tensor([[1.0, 1, 1], [1, 0, -1], [1, -2, 1]], dtype=torch.float64)
+    basis = torch.kron(color / color.norm(dim=1, keepdim=True), torch.kron(d, d))
+    k, u, v = (t.flatten() for t in torch.meshgrid(torch.arange(3), torch.arange(block),
+                                                    torch.arange(block), indexing="ij"))
+    key = ((u + v + 2 * (k > 0)) * 3 + k) * block + u
+    return basis[torch.argsort(key, stable=True)].float()
+
+
+def interleave(n: int, groups: int) -> torch.Tensor:
+    """Which of n coefficients (sorted by energy, highest first) each latent channel holds, so
+    that G equal channel groups get equal shares: rank r goes to group r mod G, or G-1 - r mod G
+    on every second pass (a snake). Every tree of a product VQ has the same bits to spend (m^n
+    paths), so a group holding only the low frequencies would be starved and one holding only
+    high frequencies would waste them."""
+    if n % groups:
+        raise ValueError(f"latent_dim {n} is not a multiple of groups {groups}")
+    r = torch.arange(n)
+    lap, pos = r // groups, r % groups
+    group = torch.where(lap % 2 == 0, pos, groups - 1 - pos)
+    return torch.argsort(group * n + r, stable=True)  # channel c = group g's (c mod d)-th
+
+
+def _set_1x1(conv: nn.Conv2d, weight: torch.Tensor) -> nn.Conv2d:
+    with torch.no_grad():
+        conv.weight.copy_(weight.view_as(conv.weight))
+        conv.bias.zero_()
+    return conv
+
+
+class EncoderDCT(nn.Module):
+    """Image (B, 3, H, W) -> latent (B, D, H/b, W/b), started as an orthonormal block transform::
+
+        x --unshuffle b--> 1x1 (= color_dct) --> blocks x ConvNeXt at 1/b (residual scale 0)
+          --> 1x1 (= the first D coefficients, dealt to the groups: interleave)
+
+    At step 0 it is the colour DCT, so the unquantized picture is exact (no ceiling but the
+    quantizer's) and latent squared error is image squared error; the blocks then learn what a
+    nonlinear transform buys over it. All compute is at 1/b of the resolution."""
+
+    def __init__(self, in_ch: int, block: int, width: int, blocks: int, latent_dim: int,
+                 groups: int = 1):
+        super().__init__()
+        n = in_ch * block * block
+        if in_ch != 3 or width != n or latent_dim > n:
+            raise ValueError(f"arch dct needs RGB, channels [{n}] and latent_dim <= {n} "
+                             f"for stride {block}")
+        basis = color_dct(block)
+        self.net = nn.Sequential(
+            nn.PixelUnshuffle(block), _set_1x1(nn.Conv2d(n, n, 1), basis),
+            *_stage(n, blocks, 0.0),
+            _set_1x1(nn.Conv2d(n, latent_dim, 1), torch.eye(n)[interleave(latent_dim, groups)]),
+        ).to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _run_lr(self.net, x - 0.5)
+
+
+class DecoderDCT(nn.Module):
+    """The mirror of EncoderDCT: 1x1 (the coefficients back in place) -> ConvNeXt blocks
+    (residual scale 0) -> 1x1 (= color_dct transposed) -> pixel-shuffle b."""
+
+    def __init__(self, out_ch: int, block: int, width: int, blocks: int, latent_dim: int,
+                 groups: int = 1):
+        super().__init__()
+        n = out_ch * block * block
+        if out_ch != 3 or width != n or latent_dim > n:
+            raise ValueError(f"arch dct needs RGB, channels [{n}] and latent_dim <= {n} "
+                             f"for stride {block}")
+        self.net = nn.Sequential(
+            _set_1x1(nn.Conv2d(latent_dim, n, 1), torch.eye(n)[:, interleave(latent_dim, groups)]),
+            *_stage(n, blocks, 0.0), _set_1x1(nn.Conv2d(n, n, 1), color_dct(block).T),
+            nn.PixelShuffle(block),
+        ).to(memory_format=torch.channels_last)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _run_lr(self.net, z) + 0.5

@@ -13,9 +13,11 @@ from torch import nn
 from .autoencoder import (
     Decoder1d,
     Decoder2d,
+    DecoderDCT,
     DecoderLR,
     Encoder1d,
     Encoder2d,
+    EncoderDCT,
     EncoderLR,
     SpecDecoder1d,
     SpecEncoder1d,
@@ -46,6 +48,12 @@ class Codec(nn.Module):
             self.encoder = EncoderLR(*args)
             self.decoder = DecoderLR(c["in_channels"], c["channels"], decoder_blocks(c),
                                      c["latent_dim"])
+        elif c["modality"] == "image" and c.get("arch") == "dct":
+            # An orthonormal colour DCT of b x b blocks (b = strides[0]) + ConvNeXt blocks at 1/b.
+            args = (c["in_channels"], st[0], c["channels"][0])
+            g = self.groups or 1
+            self.encoder = EncoderDCT(*args, c["stage_blocks"][0], c["latent_dim"], g)
+            self.decoder = DecoderDCT(*args, decoder_blocks(c)[0], c["latent_dim"], g)
         elif c["modality"] == "image":
             args = (c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st, self.shuffle)
             self.encoder, self.decoder = Encoder2d(*args), Decoder2d(*args)

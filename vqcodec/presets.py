@@ -105,6 +105,22 @@ IMAGE_PRESETS: dict[str, dict] = {
     "photo-v4-c8": dict(PHOTO_V4_C4, decoder_blocks=[4, 9], train_only="decoder", steps=4000,
                         lr=3e-4, prior_steps=0, init_prior=True, prior_crop=256, prior_batch=2,
                         rdo=0.01, target_lambdas=[0.0, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    # photo-v5 (training/photo-v5): the transform starts as an orthonormal colour DCT of 8x8
+    # blocks (EncoderDCT), 192 latent values per block (photo-v4: 96), so nothing but the
+    # quantizer caps the PSNR (photo-v4-c6's unquantized ceiling: 36.2 dB); ConvNeXt blocks at
+    # 1/8 only, started as identities. Product HR-VQ of 24 trees over 8-dim groups of
+    # coefficients dealt by energy rank, photo-v4-c3's search weighting and lam range. Chunk 1
+    # fits one session (run folders outside the repository do not outlive it): 4000 steps and a
+    # short prior, a parent for the next chunk's --init.
+    "photo-v5": dict(PHOTO_V4_C3, arch="dct", strides=[8], channels=[192], latent_dim=192,
+                     stage_blocks=[4], decoder_blocks=[6], groups=24, steps=4000,
+                     prior_steps=400, prior_crop=256, prior_batch=2),
+    "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
+                     groups=3, res_blocks=0, codebook_size=4, num_layers=2,
+                     prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
+                     lam_range=[0.01, 0.3], lam_zero=0.25, usage_decay=0.8, dead_usage=0.05,
+                     crop=32, batch_size=8, steps=60, prior_steps=20, prior_crop=32, lr=3e-3,
+                     crops_per_image=4),
     # The same shape at toy size, for tests.
     "tiny-lowres": dict(arch="lowres", channels=[16, 32], stage_blocks=[1, 1], latent_dim=16,
                         groups=4, res_blocks=0, codebook_size=4, num_layers=2,

@@ -21,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vqcodec.models import Codec
 from vqcodec.presets import PRESETS
 from vqcodec.train import Stage1, draw_lambda
+from vqcodec.train_config import SHAPE_KEYS
 
 BASE = dict(PRESETS["photo-v4"])
 CANDIDATES = {
@@ -38,7 +39,7 @@ def build(over) -> tuple[Codec, dict]:
         hp = {**BASE, **over}
     cfg = {k: hp[k] for k in ("channels", "latent_dim", "res_blocks", "codebook_size",
                               "num_layers", "prior")}
-    cfg.update({k: hp[k] for k in ("arch", "groups", "stage_blocks", "decoder_blocks") if k in hp})
+    cfg.update({k: hp[k] for k in SHAPE_KEYS if k in hp})
     cfg.update(modality="image", in_channels=3, beta=0.25)
     return Codec(cfg), hp
 
