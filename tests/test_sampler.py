@@ -231,3 +231,16 @@ def test_cli_train_sampler_then_sample_by_class_and_the_errors(model_copy, label
     assert r.returncode == 0, r.stderr
     _one_line_error(invoke("sample", "--model", model_copy, "--class", "1", "-n", "2", "-o",
                            tmp_path / "x.png"), "no classes")
+
+
+def test_a_nan_loss_stops_training_at_once(tiny_model, labelled_npz, tmp_path, monkeypatch):
+    real = Sampler.loss
+
+    def nan_loss(self, codes, cls):
+        loss, per = real(self, codes, cls)
+        return loss * float("nan"), per
+
+    monkeypatch.setattr(Sampler, "loss", nan_loss)
+    with pytest.raises(ValueError, match="not finite at step 0"):
+        train_sampler(tiny_model, labelled_npz, tmp_path / "nan", "tiny", echo=lambda s: None)
+    assert not (tmp_path / "nan" / "checkpoint.pt").exists()

@@ -246,7 +246,12 @@ def _fit(sampler: Sampler, opt, cd: dict, hp: dict, dev, seed: int, step: int,
             loss, per = sampler.loss(train[idx].long().to(dev), y.to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(sampler.parameters(), 1.0)
+        norm = torch.nn.utils.clip_grad_norm_(sampler.parameters(), 1.0)
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            # A NaN gradient would silently turn every weight to NaN and train on for hours.
+            raise ValueError(f"the loss or its gradient is not finite at step {step} "
+                                     "(seen with bf16 at some widths: try another width or "
+                                     "bf16=False); the last checkpoint is intact")
         opt.step()
         step += 1
         if step % hp["log_every"] == 0 or step == hp["steps"]:
