@@ -27,3 +27,14 @@ def test_cifar_test_images_through_vqc():
     # 500 images measure 0.00055 (training/cifar/eval_vqc_500.json); 40 images vary a little.
     assert mse < 0.00068, mse
     assert nbytes * 8 / (len(x) * 32 * 32) < 9.0  # the prior codes below the 9 raw bits per pixel
+
+
+def test_the_shipped_sampler_draws_and_repeats_with_the_seed():
+    from vqcodec.sample import sample
+
+    lm = load_model("cifar-hrvq")
+    a, how = sample(lm, 2, seed=0, classes=[3, 3])
+    b, _ = sample(lm, 2, seed=0, classes=[3, 3])
+    assert how["prior"] == "sampler" and np.array_equal(a, b) and a.shape[:3] == (2, 32, 32)
+    assert not np.array_equal(a, sample(lm, 2, seed=1, classes=[3, 3])[0])
+    assert a.std() > 10  # pictures, not a flat grey
