@@ -358,6 +358,16 @@ def _set_1x1(conv: nn.Conv2d, weight: torch.Tensor) -> nn.Conv2d:
     return conv
 
 
+def _dct_width(ch: int, block: int, width: int, latent_dim: int) -> int:
+    """The values per b x b block, which the dct transforms' width must equal (they start as an
+    invertible square transform) and the latent cannot exceed."""
+    n = ch * block * block
+    if ch != 3 or width != n or latent_dim > n:
+        raise ValueError(f"arch dct needs RGB, channels [{n}] and latent_dim <= {n} "
+                         f"for stride {block}")
+    return n
+
+
 class EncoderDCT(nn.Module):
     """Image (B, 3, H, W) -> latent (B, D, H/b, W/b), started as an orthonormal block transform::
 
@@ -371,10 +381,7 @@ class EncoderDCT(nn.Module):
     def __init__(self, in_ch: int, block: int, width: int, blocks: int, latent_dim: int,
                  groups: int = 1):
         super().__init__()
-        n = in_ch * block * block
-        if in_ch != 3 or width != n or latent_dim > n:
-            raise ValueError(f"arch dct needs RGB, channels [{n}] and latent_dim <= {n} "
-                             f"for stride {block}")
+        n = _dct_width(in_ch, block, width, latent_dim)
         basis = color_dct(block)
         self.net = nn.Sequential(
             nn.PixelUnshuffle(block), _set_1x1(nn.Conv2d(n, n, 1), basis),
@@ -393,10 +400,7 @@ class DecoderDCT(nn.Module):
     def __init__(self, out_ch: int, block: int, width: int, blocks: int, latent_dim: int,
                  groups: int = 1):
         super().__init__()
-        n = out_ch * block * block
-        if out_ch != 3 or width != n or latent_dim > n:
-            raise ValueError(f"arch dct needs RGB, channels [{n}] and latent_dim <= {n} "
-                             f"for stride {block}")
+        n = _dct_width(out_ch, block, width, latent_dim)
         self.net = nn.Sequential(
             _set_1x1(nn.Conv2d(latent_dim, n, 1), torch.eye(n)[:, interleave(latent_dim, groups)]),
             *_stage(n, blocks, 0.0), _set_1x1(nn.Conv2d(n, n, 1), color_dct(block).T),

@@ -250,8 +250,8 @@ def _fit(sampler: Sampler, opt, cd: dict, hp: dict, dev, seed: int, step: int,
         if not (torch.isfinite(loss) and torch.isfinite(norm)):
             # A NaN gradient would silently turn every weight to NaN and train on for hours.
             raise ValueError(f"the loss or its gradient is not finite at step {step} "
-                                     "(seen with bf16 at some widths: try another width or "
-                                     "bf16=False); the last checkpoint is intact")
+                             "(seen with bf16 at some widths: try another width or "
+                             "bf16=False); the last checkpoint is intact")
         opt.step()
         step += 1
         if step % hp["log_every"] == 0 or step == hp["steps"]:
