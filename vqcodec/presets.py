@@ -19,6 +19,9 @@ PHOTO_V4_G24 = dict(PHOTO_V4, groups=24, steps=5500, prior_steps=1000)
 PHOTO_V4_C3 = dict(PHOTO_V4_G24, search_weight="decoder", lam_range=[0.003, 2.0], lam_zero=0.2,
                    steps=4000)
 PHOTO_V4_C4 = dict(PHOTO_V4_C3, decoder_blocks=[4, 5], steps=3000, prior_steps=500)
+PHOTO_V5 = dict(PHOTO_V4_C3, arch="dct", strides=[8], channels=[192], latent_dim=192,
+                stage_blocks=[4], decoder_blocks=[6], groups=24, steps=4000, prior_steps=400,
+                prior_crop=256, prior_batch=2)
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -112,9 +115,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     # coefficients dealt by energy rank, photo-v4-c3's search weighting and lam range. Chunk 1
     # fits one session (run folders outside the repository do not outlive it): 4000 steps and a
     # short prior, a parent for the next chunk's --init.
-    "photo-v5": dict(PHOTO_V4_C3, arch="dct", strides=[8], channels=[192], latent_dim=192,
-                     stage_blocks=[4], decoder_blocks=[6], groups=24, steps=4000,
-                     prior_steps=400, prior_crop=256, prior_batch=2),
+    "photo-v5": PHOTO_V5,
+    # Chunk 2: chunk 1's autoencoder as it is and its coding prior trained on (init_prior) for
+    # a full cosine on 256 px crops, as photo-v4's chunks 5-6 did for theirs (-23.5 % BD-rate
+    # from chunk 4 to 6): chunk 1's prior had only 400 steps (validation bits per index
+    # 1.39/1.78/1.86 where photo-v4-c6's trained prior spends 1.10/1.48/1.62). rdo and
+    # target_lambdas: the encode defaults (photo-v4-c6's).
+    "photo-v5-c2": dict(PHOTO_V5, steps=0, prior_steps=1500, init_prior=True, rdo=0.01,
+                        target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
