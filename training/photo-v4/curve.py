@@ -2,7 +2,7 @@
 against CPU-hours, from the stage-1 logs of its chunks.
 
     python training/photo-v4/curve.py LOG [LOG ...] --cores 1 --json curve.json --plot curve.png \
-        --bench 3=bench_kodak_c3.json --bench 4=bench_kodak_c4.json ...
+        --bench 3=bench_kodak_c3.json --bench 4=bench_kodak_c4.json ... [--campaign photo-v5]
 
 Each LOG is a chunk's train_log.jsonl, in campaign order; a chunk's hours continue from the
 end of the previous chunk, its stage 1 and its prior's stage 2 (a chunk may train only the
@@ -42,9 +42,9 @@ def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> tuple[l
     return rows, round(offset_h + (last[1] + last[2]) * cores / 3600, 3)
 
 
-def bench_point(chunk: int, path: Path, hours: float) -> dict:
+def bench_point(chunk: int, path: Path, hours: float, campaign: str = "photo-v4") -> dict:
     """A chunk's Kodak BD-rates against JPEG from a merged bench JSON."""
-    bd, name = json.loads(path.read_text())["bd_rate_percent"], f"photo-v4-c{chunk}"
+    bd, name = json.loads(path.read_text())["bd_rate_percent"], f"{campaign}-c{chunk}"
     return {"chunk": f"chunk {chunk}", "cpu_hours": hours, "bench": path.name,
             "bd_jpeg_psnr": round(bd[f"{name} vs jpeg (psnr)"], 2),
             "bd_jpeg_ms_ssim": round(bd[f"{name} vs jpeg (ms_ssim)"], 2)}
@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--json", dest="json_path", type=Path)
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--bench", action="append", default=[], metavar="CHUNK=JSON")
+    ap.add_argument("--campaign", default="photo-v4", help="the models' names: CAMPAIGN-cN")
     args = ap.parse_args()
     rows: list[dict] = []
     ends = [0.0]
@@ -64,7 +65,7 @@ def main() -> None:
         chunk_rows, end = read_chunk(log, f"chunk {i + 1}", ends[-1], args.cores)
         rows += chunk_rows
         ends.append(end)
-    benches = [bench_point(int(c), Path(p), ends[int(c)])
+    benches = [bench_point(int(c), Path(p), ends[int(c)], args.campaign)
                for c, p in (b.split("=", 1) for b in args.bench)]
     for r in rows + benches:
         print(json.dumps(r))
