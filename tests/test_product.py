@@ -427,3 +427,32 @@ def test_dct_model_trains_and_round_trips(image_folder, tmp_path):
     back = api.decompress(data, lm)
     assert back.shape == img.shape
     assert len(api.compress(img, lm, layers=1)) < len(data)
+
+
+def test_zero_words_stay_zero_through_training_and_are_found_again(image_folder, tmp_path):
+    """zero_words: every codebook keeps one word at exactly zero through optimizer steps and
+    revivals; the words are found again from the weights (as a resumed run finds them); at a
+    high lam the search uses them."""
+    from vqcodec.presets import IMAGE_PRESETS
+    from vqcodec.train import train
+
+    preset = dict(IMAGE_PRESETS["tiny-dct"], zero_words=True)
+    run = tmp_path / "z"
+    train(image_folder, run, preset=preset, device="cpu", seed=0, echo=lambda s: None,
+          steps=30, prior_steps=3)
+    lm = load_model(run)
+    q = lm.codec.quantizer
+    for cb in q.codebooks:
+        assert ((cb.abs().amax(-1) == 0).sum(-1) == 1).all()  # one zero word per codebook
+    q.hold_zero_words()  # found again from the data: no other word is zeroed
+    assert [int(z.sum()) for z in q.zero_masks] == [cb.shape[0] * cb.shape[1] for cb in q.codebooks]
+    assert json.loads((run / "config.json").read_text())["training"]["zero_words"] is True
+    img = synthetic_image(32, 32, 3)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        codes = q.search(lm.codec.encoder(x), lam=10.0)  # (1, n, G, h, w)
+    k1 = codes[:, 0].permute(0, 2, 3, 1).reshape(-1, q.g)  # layer-1 words, (N, G)
+    is_zero = q.zero_masks[0][:, 0]  # (G, m): layer 1 has one codebook per group
+    assert is_zero[torch.arange(q.g), k1].float().mean() > 0.5  # lam 10: mostly "nothing"
+    back = api.decompress(api.compress(img, lm, rdo=0.1), lm)
+    assert back.shape == img.shape

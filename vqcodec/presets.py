@@ -123,6 +123,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     # target_lambdas: the encode defaults (photo-v4-c6's).
     "photo-v5-c2": dict(PHOTO_V5, steps=0, prior_steps=1500, init_prior=True, rdo=0.01,
                         target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    # Chunk 3: chunk 2 trained on with a word held at zero in every codebook (zero_words), so
+    # the rate search can code nothing more for a vector: chunk 2 is furthest behind photo-v4-c6
+    # at low rates (19 % more bits at 28 dB on Kodak), where a deep layer must still add some
+    # word and the cheapest can add error. A restart at a lower lr (photo-v4-c7's), then chunk
+    # 2's prior adapted to the new codes.
+    "photo-v5-c3": dict(PHOTO_V5, zero_words=True, steps=2000, lr=2e-4, prior_steps=600,
+                        init_prior=True, rdo=0.01,
+                        target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

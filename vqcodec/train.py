@@ -129,6 +129,9 @@ def stage1(run: Run) -> bool:
                              "and init_prior (the parent's coding prior chooses the codes)")
         codec.exact = exact_prior(run.config, codec.prior.export(), dev)
     n = codec.num_layers
+    zero_words = bool(hp.get("zero_words")) and codec.groups and not decoder_only
+    if zero_words:
+        codec.quantizer.hold_zero_words()
     model = Stage1(codec)
     if hp.get("channels_last"):  # the ConvNeXt transform's fast layout on the CPU
         model.encoder.to(memory_format=torch.channels_last)
@@ -161,6 +164,8 @@ def stage1(run: Run) -> bool:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if zero_words:
+            codec.quantizer.enforce_zero_words()
         if adv:
             _discriminator_step(run, yd.detach(), xd, parts)
         if (step % PROBE_EVERY == 0 and getattr(codec.quantizer, "weighted", False)

@@ -40,7 +40,8 @@ CODING_KEYS = ("rdo", "target_lambdas")
 # The codebook update rule ("loss" or "ema") is a model config key, codebook_update.
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
-              "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search")
+              "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search",
+              "zero_words")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 

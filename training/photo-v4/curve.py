@@ -1,14 +1,14 @@
-"""The photo-v4 campaign's learning curve: validation PSNR and estimated bpp at fixed lam
-against CPU-hours, from the stage-1 logs of its chunks.
+"""A photo campaign's learning curve (photo-v4's, photo-v5's): validation PSNR and estimated
+bpp at fixed lam against CPU-hours, from the stage-1 logs of its chunks.
 
     python training/photo-v4/curve.py LOG [LOG ...] --cores 1 --json curve.json --plot curve.png \
         --bench 3=bench_kodak_c3.json --bench 4=bench_kodak_c4.json ... [--campaign photo-v5]
 
 Each LOG is a chunk's train_log.jsonl, in campaign order; a chunk's hours continue from the
 end of the previous chunk, its stage 1 and its prior's stage 2 (a chunk may train only the
-prior). CPU-hours = wall seconds x cores used (the chunks of this campaign ran on one pinned
-core, the other being busy with other work). --bench CHUNK=JSON adds the real figure at the
-chunk's end: Kodak BD-rate against JPEG from `bench_shards.py merge` (or `vqcodec bench
+prior). CPU-hours = wall seconds x cores used (--cores, or LOG@CORES for one chunk; photo-v4's
+chunks ran on one pinned core, the other being busy with other work). --bench CHUNK=JSON adds
+the real figure at the chunk's end: Kodak BD-rate against JPEG from `bench_shards.py merge` (or `vqcodec bench
 images`). Validation is on 108 crops of 128 px from the held-out 5 % of
 ../shared/data/photos; bpp_est is the light entropy model's estimate (the coding prior
 writes less: Kodak bytes are the real figure).
@@ -52,7 +52,7 @@ def bench_point(chunk: int, path: Path, hours: float, campaign: str = "photo-v4"
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("logs", nargs="+", type=Path)
+    ap.add_argument("logs", nargs="+", help="LOG, or LOG@CORES for a chunk on other cores")
     ap.add_argument("--cores", type=float, default=1.0)
     ap.add_argument("--json", dest="json_path", type=Path)
     ap.add_argument("--plot", type=Path)
@@ -61,8 +61,10 @@ def main() -> None:
     args = ap.parse_args()
     rows: list[dict] = []
     ends = [0.0]
-    for i, log in enumerate(args.logs):
-        chunk_rows, end = read_chunk(log, f"chunk {i + 1}", ends[-1], args.cores)
+    for i, arg in enumerate(args.logs):  # LOG or LOG@CORES: a chunk that ran on more cores
+        log, _, cores = str(arg).partition("@")
+        chunk_rows, end = read_chunk(Path(log), f"chunk {i + 1}", ends[-1],
+                                     float(cores) if cores else args.cores)
         rows += chunk_rows
         ends.append(end)
     benches = [bench_point(int(c), Path(p), ends[int(c)], args.campaign)

@@ -14,7 +14,8 @@ shift
 case $n in  # preset and parent of each chunk
     1) preset=photo-v5 init= ;;
     2) preset=photo-v5-c2 init=photo-v5-c1 ;;
-    *) echo "no chunk $n (1-2)" >&2; exit 2 ;;
+    3) preset=photo-v5-c3 init=photo-v5-c2 ;;
+    *) echo "no chunk $n (1-3)" >&2; exit 2 ;;
 esac
 OUT=${OUT:-../ckpt/photo-v5-c$n}
 DATA=${DATA:-../shared/data/photos}
