@@ -115,3 +115,17 @@ def test_check_output_refuses_a_directory(tmp_path):
     for force in (False, True):
         with pytest.raises(OutputExistsError, match="directory"):
             check_output(None, tmp_path, force=force)
+
+
+def test_a_batch_output_has_its_input_time_as_soon_as_it_exists(tmp_path):
+    """The time is stamped before the rename: a kill right after it cannot leave a complete
+    output that a rerun takes for stale (test_folders' kill -9 test was flaky on this)."""
+    dst, t = tmp_path / "a.vqc", 1_000_000_000_123_456_789
+    with files.output_mtimes({dst: t}):
+        atomic_write_bytes(dst, b"data")
+        assert dst.stat().st_mtime_ns == t
+    atomic_write_bytes(tmp_path / "b.vqc", b"data")  # outside the block: the time of writing
+    assert (tmp_path / "b.vqc").stat().st_mtime_ns != t
+    with files.output_mtimes({dst: t}):
+        pass
+    assert not files._MTIMES  # the block leaves nothing behind

@@ -5,8 +5,9 @@ of items. Outputs are written atomically by that function, so an existing output
 complete or was damaged by something else; ``is_complete`` checks it either way, which is
 what makes a rerun resume instead of redo.
 
-Each output records its input's modification time as its own (``os.utime`` once it is written,
-as ``cp -p`` and ``rsync -t`` do; the time taken before coding began). A rerun keeps an output
+Each output records its input's modification time as its own (``os.utime`` on the temporary
+file before it is renamed into place, so an output is never complete without it; as ``cp -p``
+and ``rsync -t`` do; the time taken before coding began). A rerun keeps an output
 only if it is complete *and* its time still equals its input's, so an input changed (or
 replaced, by an older or newer file) since it was coded is coded again and counted as
 "re-coded". No manifest: every shard and machine sees the same outputs, and nothing else can go
@@ -31,6 +32,7 @@ from pathlib import Path
 from . import container
 from .batch_summary import FileResult, Summary, progress_bar, render, summarize  # noqa: F401
 from .errors import one_line
+from .files import output_mtimes
 from .media import modality_of
 from .naming import DEFAULT_DECODED_EXT, VQC_EXT, output_name  # noqa: F401 (re-exported)
 from .shards import parse_shard, shard  # noqa: F401 (re-exported)
@@ -255,6 +257,7 @@ def run(items: list[Item], process: Callable[[list[Item]], list[tuple[int, str |
         for it, (out, err) in zip(group, outs, strict=True):
             record(it, out, None if err is None else (" ".join(str(err).split()) or "failed"), each)
 
-    for group in _groups(items, group_key, batch_size):
-        attempt(group)
+    with output_mtimes({it.dst: it.mtime_ns for it in items if it.mtime_ns is not None}):
+        for group in _groups(items, group_key, batch_size):
+            attempt(group)
     return results

@@ -10,8 +10,25 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+# Modification times to give outputs before they are renamed into place (see output_mtimes).
+_MTIMES: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def output_mtimes(mtimes: dict[Path, int]) -> Iterator[None]:
+    """Within the block, atomic_path gives each of these outputs its time (ns) *before* the
+    rename: a batch job's output carries its input's time (batch.py), and set afterwards a kill
+    between the rename and the stamp would leave a complete output that looks stale."""
+    _MTIMES.update({Path(k): v for k, v in mtimes.items()})
+    try:
+        yield
+    finally:
+        for k in mtimes:
+            _MTIMES.pop(Path(k), None)
 
 
 class OutputExistsError(FileExistsError):
@@ -77,6 +94,8 @@ def atomic_path(dst: Path) -> Iterator[Path]:
     tmp = _temp_name(dst)
     try:
         yield tmp
+        if dst in _MTIMES:
+            os.utime(tmp, ns=(time.time_ns(), _MTIMES[dst]))
         _fsync(tmp)
         os.replace(tmp, dst)
     except BaseException:
