@@ -131,6 +131,11 @@ IMAGE_PRESETS: dict[str, dict] = {
     "photo-v5-c3": dict(PHOTO_V5, zero_words=True, steps=2000, lr=2e-4, prior_steps=600,
                         init_prior=True, rdo=0.01,
                         target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    # Probe for the next design: photo-v5 with 48 trees over 4-dim groups (photo-v4's word
+    # dimension) instead of 24 over 8-dim, so twice the indices per block; chunks 2-3 had the
+    # same bits per index as photo-v4-c6 but ~0.9 dB less from layer 1. Chunk 1's schedule
+    # (training/photo-v5/README.md: "Probe").
+    "photo-v5-g48": dict(PHOTO_V5, groups=48),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
