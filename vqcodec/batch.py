@@ -234,8 +234,8 @@ def run(items: list[Item], process: Callable[[list[Item]], list[tuple[int, str |
         r = FileResult(it.rel.as_posix(), "failed" if err is not None else "done", it.size,
                        0 if err is not None else int(out), seconds, err,
                        recoded=it.recode and err is None)
-        if err is None:
-            mark_fresh(it)
+        if err is None:  # already stamped where process() wrote through files.atomic_path
+            mark_fresh(it)  # (all of vqcodec's writers); this covers any other writer
         results.append(r)
         if progress is not None:
             progress(r)

@@ -22,6 +22,8 @@ PHOTO_V4_C4 = dict(PHOTO_V4_C3, decoder_blocks=[4, 5], steps=3000, prior_steps=5
 PHOTO_V5 = dict(PHOTO_V4_C3, arch="dct", strides=[8], channels=[192], latent_dim=192,
                 stage_blocks=[4], decoder_blocks=[6], groups=24, steps=4000, prior_steps=400,
                 prior_crop=256, prior_batch=2)
+PHOTO_V5_C2 = dict(PHOTO_V5, steps=0, prior_steps=1500, init_prior=True, rdo=0.01,
+                   target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0])
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -121,16 +123,13 @@ IMAGE_PRESETS: dict[str, dict] = {
     # from chunk 4 to 6): chunk 1's prior had only 400 steps (validation bits per index
     # 1.39/1.78/1.86 where photo-v4-c6's trained prior spends 1.10/1.48/1.62). rdo and
     # target_lambdas: the encode defaults (photo-v4-c6's).
-    "photo-v5-c2": dict(PHOTO_V5, steps=0, prior_steps=1500, init_prior=True, rdo=0.01,
-                        target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    "photo-v5-c2": PHOTO_V5_C2,
     # Chunk 3: chunk 2 trained on with a word held at zero in every codebook (zero_words), so
     # the rate search can code nothing more for a vector: chunk 2 is furthest behind photo-v4-c6
     # at low rates (19 % more bits at 28 dB on Kodak), where a deep layer must still add some
     # word and the cheapest can add error. A restart at a lower lr (photo-v4-c7's), then chunk
     # 2's prior adapted to the new codes.
-    "photo-v5-c3": dict(PHOTO_V5, zero_words=True, steps=2000, lr=2e-4, prior_steps=600,
-                        init_prior=True, rdo=0.01,
-                        target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    "photo-v5-c3": dict(PHOTO_V5_C2, zero_words=True, steps=2000, lr=2e-4, prior_steps=600),
     # Probe for the next design: photo-v5 with 48 trees over 4-dim groups (photo-v4's word
     # dimension) instead of 24 over 8-dim, so twice the indices per block; chunks 2-3 had the
     # same bits per index as photo-v4-c6 but ~0.9 dB less from layer 1. Chunk 1's schedule
