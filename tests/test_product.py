@@ -456,3 +456,44 @@ def test_zero_words_stay_zero_through_training_and_are_found_again(image_folder,
     assert is_zero[torch.arange(q.g), k1].float().mean() > 0.5  # lam 10: mostly "nothing"
     back = api.decompress(api.compress(img, lm, rdo=0.1), lm)
     assert back.shape == img.shape
+
+
+def test_post_filter_grows_from_a_parent_as_an_identity_and_trains_alone(image_folder, tmp_path):
+    """post_blocks: a dct model gets a 1/4-resolution refinement after its block decoder; grown
+    from a parent without one (--init) it decodes exactly as the parent did, and trained as the
+    decoder alone it changes the picture but not a byte of the parent's codes."""
+    from safetensors.torch import load_file
+
+    from vqcodec.train import TrainConfig, train
+
+    parent = train(image_folder, tmp_path / "p", preset="tiny-dct", device="cpu", seed=0,
+                   echo=lambda s: None, steps=10, prior_steps=3)
+    post = {"post_blocks": 1, "post_width": 16}
+    grown = train(TrainConfig.from_preset(image_folder, tmp_path / "g", "tiny-dct", steps=0,
+                                          prior_steps=0, init=parent, device="cpu",
+                                          overrides={**post, "init_prior": True}),
+                  echo=lambda s: None)
+    a, b = load_model(parent), load_model(grown)
+    assert b.codec.decoder.post is not None and a.codec.decoder.post is None
+    img = synthetic_image(30, 38, 3)  # 15 x 19 latent: sides not multiples of 4 after stride 2
+    data, data_b = api.compress(img, a), api.compress(img, b)
+    assert container.unpack(data_b).segments == container.unpack(data).segments  # same codes
+    assert np.array_equal(api.decompress(data_b, b), api.decompress(data, a))  # same picture
+    trained = train(TrainConfig.from_preset(image_folder, tmp_path / "t", "tiny-dct", steps=5,
+                                            prior_steps=0, init=grown, device="cpu",
+                                            overrides={**post, "init_prior": True,
+                                                       "train_only": "decoder", "lr": 1e-2}),
+                    echo=lambda s: None)
+    before, after = (load_file(f / "model.safetensors") for f in (grown, trained))
+    assert all(torch.equal(v, before[k]) for k, v in after.items() if not k.startswith("decoder."))
+    assert any(not torch.equal(v, before[k]) for k, v in after.items()
+               if k.startswith("decoder.post."))
+    c = load_model(trained)
+    data_c = api.compress(img, c)
+    assert container.unpack(data_c).segments == container.unpack(data).segments
+    back = api.decompress(data_c, c)
+    assert back.shape == img.shape and not np.array_equal(back, api.decompress(data, a))
+    with pytest.raises(ValueError, match="another architecture"):  # post_width alone differs
+        train(TrainConfig.from_preset(image_folder, tmp_path / "x", "tiny-dct", steps=0,
+                                      prior_steps=0, init=trained, device="cpu",
+                                      overrides={**post, "post_width": 8}), echo=lambda s: None)

@@ -135,6 +135,19 @@ IMAGE_PRESETS: dict[str, dict] = {
     # same bits per index as photo-v4-c6 but ~0.9 dB less from layer 1. Chunk 1's schedule
     # (training/photo-v5/README.md: "Probe").
     "photo-v5-g48": dict(PHOTO_V5, groups=48),
+    # The probe's chunk 2, as photo-v5-c2 was chunk 1's: its autoencoder as it is and its
+    # 400-step coding prior trained on (init_prior) for 1500 steps on 256 px crops (chunk 2
+    # bought -18 % BD-rate this way; the probe sat at chunk 1's level with chunk 1's prior).
+    "photo-v5-g48-c2": dict(PHOTO_V5_C2, groups=48),
+    # Its chunk 3: the decoder alone (train_only, so every code and the coding prior stay
+    # chunk 2's and any gain is PSNR at the same bytes) grows a 1/4-resolution post-filter
+    # (PostFilter: 2 ConvNeXt blocks of width 64, an identity at step 0, +4.9k MACs per pixel).
+    # Why: the dct decoder's last layer makes each 8x8 block a linear function of its own
+    # feature vector, so at low rates it draws blocks, as JPEG does; photo-v4-c6, whose decoder
+    # ends at 1/4 with 4x4 cells, leads it most there. Light-table codes, not code_search
+    # "prior": the coder's search costs 3-5 s per batch of 2 crops on this model.
+    "photo-v5-g48-c3": dict(PHOTO_V5_C2, groups=48, post_blocks=2, post_width=64,
+                            train_only="decoder", steps=4000, lr=3e-4, prior_steps=0),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

@@ -251,6 +251,11 @@ def init_from(codec: Codec, init: str | Path, modality: str, prior: bool = False
         state = grow_decoder(state, decoder_blocks(cfg), decoder_blocks(codec.config),
                              codec.state_dict())
         diff = []
+    if diff and set(diff) <= {"post_blocks", "post_width"} and not cfg.get("post_blocks"):
+        # A parent without the decoder's post-filter: it starts as an identity (PostFilter).
+        state = {**{k: v for k, v in codec.state_dict().items() if k.startswith("decoder.post.")},
+                 **state}
+        diff = []
     if diff:
         raise ValueError(f"--init model {folder} has another architecture ({diff[0]}: "
                          f"{cfg.get(diff[0])!r} vs {codec.config.get(diff[0])!r})")
