@@ -23,16 +23,19 @@ from pathlib import Path
 
 def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> tuple[list[dict], float]:
     """The chunk's stage-1 validation rows, and the CPU-hours at its end (stage 2 included)."""
-    rows, last = [], {1: 0.0, 2: 0.0}
+    rows, last, base = [], {1: 0.0, 2: 0.0}, {1: 0.0, 2: 0.0}
     for line in path.read_text().splitlines():
         rec = json.loads(line)
-        if rec.get("stage") in last:
-            last[rec["stage"]] = max(last[rec["stage"]], rec["sec"])
-        if rec.get("stage") != 1 or "val" not in rec:
+        st = rec.get("stage")
+        if st in last:
+            if rec["sec"] + base[st] < last[st]:  # a resumed run's clock starts again at 0
+                base[st] = last[st]
+            last[st] = max(last[st], rec["sec"] + base[st])
+        if st != 1 or "val" not in rec:
             continue
         v = rec["val"]
         row = {"chunk": label, "step": rec["step"],
-               "cpu_hours": round(offset_h + rec["sec"] * cores / 3600, 3)}
+               "cpu_hours": round(offset_h + (rec["sec"] + base[1]) * cores / 3600, 3)}
         for key, val in v.items():
             if key.startswith("lam_"):
                 row[f"psnr@{key[4:]}"], row[f"bpp@{key[4:]}"] = val["psnr"], val["bpp_est"]
@@ -42,9 +45,11 @@ def read_chunk(path: Path, label: str, offset_h: float, cores: float) -> tuple[l
     return rows, round(offset_h + (last[1] + last[2]) * cores / 3600, 3)
 
 
-def bench_point(chunk: int, path: Path, hours: float, campaign: str = "photo-v4") -> dict:
-    """A chunk's Kodak BD-rates against JPEG from a merged bench JSON."""
-    bd, name = json.loads(path.read_text())["bd_rate_percent"], f"{campaign}-c{chunk}"
+def bench_point(chunk: int, path: Path, hours: float, campaign: str = "photo-v4",
+                name: str = "") -> dict:
+    """A chunk's Kodak BD-rates against JPEG from a merged bench JSON (the model named
+    CAMPAIGN-cN there, or `name`)."""
+    bd, name = json.loads(path.read_text())["bd_rate_percent"], name or f"{campaign}-c{chunk}"
     return {"chunk": f"chunk {chunk}", "cpu_hours": hours, "bench": path.name,
             "bd_jpeg_psnr": round(bd[f"{name} vs jpeg (psnr)"], 2),
             "bd_jpeg_ms_ssim": round(bd[f"{name} vs jpeg (ms_ssim)"], 2)}
@@ -56,7 +61,7 @@ def main() -> None:
     ap.add_argument("--cores", type=float, default=1.0)
     ap.add_argument("--json", dest="json_path", type=Path)
     ap.add_argument("--plot", type=Path)
-    ap.add_argument("--bench", action="append", default=[], metavar="CHUNK=JSON")
+    ap.add_argument("--bench", action="append", default=[], metavar="CHUNK=JSON[=MODEL]")
     ap.add_argument("--campaign", default="photo-v4", help="the models' names: CAMPAIGN-cN")
     args = ap.parse_args()
     rows: list[dict] = []
@@ -67,8 +72,10 @@ def main() -> None:
                                      float(cores) if cores else args.cores)
         rows += chunk_rows
         ends.append(end)
-    benches = [bench_point(int(c), Path(p), ends[int(c)], args.campaign)
-               for c, p in (b.split("=", 1) for b in args.bench)]
+    benches = []
+    for b in args.bench:  # CHUNK=JSON, or CHUNK=JSON=MODEL where the bench named it otherwise
+        c, p, *name = b.split("=", 2)
+        benches.append(bench_point(int(c), Path(p), ends[int(c)], args.campaign, *name))
     for r in rows + benches:
         print(json.dumps(r))
     if args.json_path:
