@@ -497,3 +497,16 @@ def test_post_filter_grows_from_a_parent_as_an_identity_and_trains_alone(image_f
         train(TrainConfig.from_preset(image_folder, tmp_path / "x", "tiny-dct", steps=0,
                                       prior_steps=0, init=trained, device="cpu",
                                       overrides={**post, "post_width": 8}), echo=lambda s: None)
+
+
+def test_bench_sweeps_lams_without_lam_zero(lowres_model):
+    """The per-layer index statistics come from lam 0; a sweep without it (bench_shards.py's
+    LAMBDAS) gives the rows and no statistics instead of dividing by zero."""
+    from vqcodec.image_bench import _bench_model
+
+    rows, stats = _bench_model(str(lowres_model), {"a.png": synthetic_image(48, 64, 2)}, "cpu",
+                               lambda s: None, (0.1,))
+    assert stats == [] and {r["codec"].split("@")[1] for r in rows} == {"1/lam0.1", "2/lam0.1"}
+    rows, stats = _bench_model(str(lowres_model), {"a.png": synthetic_image(48, 64, 2)}, "cpu",
+                               lambda s: None, (0.0,))
+    assert [s["layer"] for s in stats] == [1, 2]

@@ -104,7 +104,7 @@ def _bench_model(name: str, images: dict, device: str, log: Callable[[str], None
             f"{r['bpp']:.3f} bpp {r['psnr']:.2f} dB" for r in rows[-n * len(lams):]))
     stats = [{"layer": i + 1, "bits_per_index_written": a["bits"] / a["idx"],
               "cross_entropy_bits_per_index": a["ce"] / a["idx"],
-              "log2_m": math.log2(m)} for i, a in acc.items()]
+              "log2_m": math.log2(m)} for i, a in acc.items() if a["idx"]]  # none without lam 0
     return rows, stats
 
 
