@@ -145,7 +145,8 @@ IMAGE_PRESETS: dict[str, dict] = {
     # Why: the dct decoder's last layer makes each 8x8 block a linear function of its own
     # feature vector, so at low rates it draws blocks, as JPEG does; photo-v4-c6, whose decoder
     # ends at 1/4 with 4x4 cells, leads it most there. Light-table codes, not code_search
-    # "prior": the coder's search costs 3-5 s per batch of 2 crops on this model.
+    # "prior": the coder's search costs 0.8 s per batch of 8 on this model, 4x the step
+    # (training/photo-v5/speed_post.json).
     "photo-v5-g48-c3": dict(PHOTO_V5_C2, groups=48, post_blocks=2, post_width=64,
                             train_only="decoder", steps=4000, lr=3e-4, prior_steps=0),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
