@@ -16,7 +16,7 @@ import torch
 from tests.conftest import speechlike
 from vqcodec import api, audio, audio_codec, container
 from vqcodec.media import MediaError
-from vqcodec.models import ModelError, load_model
+from vqcodec.models import WIDE_AUDIO, ModelError, audio_default, load_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -309,14 +309,14 @@ def test_audio_above_16_khz_gets_the_general_audio_model(tiny_audio, tmp_path, m
     x = 0.3 * speechlike(0.5, 44100, seed=2, channels=2)
     sf.write(tmp_path / "song.flac", x, 44100)
     sf.write(tmp_path / "talk.wav", 0.3 * speechlike(0.5, 16000, seed=3), 16000)
-    # Without music-stft installed, everything goes to the speech model.
+    # Without the general-audio model installed, everything goes to the speech model.
     assert api.compress_file(tmp_path / "song.flac", tmp_path / "a.vqc")["model"] == "speech-stft"
-    _install(tiny_audio, weights, "music-stft", stereo="mid-side")
-    assert api.compress_file(tmp_path / "song.flac", tmp_path / "b.vqc")["model"] == "music-stft"
+    _install(tiny_audio, weights, WIDE_AUDIO, stereo="mid-side")
+    assert api.compress_file(tmp_path / "song.flac", tmp_path / "b.vqc")["model"] == WIDE_AUDIO
     assert api.compress_file(tmp_path / "talk.wav", tmp_path / "c.vqc")["model"] == "speech-stft"
     # Decoding finds the model by the file's header; the folder job picks per file.
     y, r = audio_codec.decompress_audio((tmp_path / "b.vqc").read_bytes(),
-                                        load_model("music-stft", modality="audio"))
+                                        load_model(WIDE_AUDIO, modality="audio"))
     assert r == 44100 and y.shape == x.shape
     api.decompress_file(tmp_path / "b.vqc", tmp_path / "b.flac")
     assert sf.info(tmp_path / "b.flac").samplerate == 44100
@@ -325,7 +325,7 @@ def test_audio_above_16_khz_gets_the_general_audio_model(tiny_audio, tmp_path, m
     for f in ("song.flac", "talk.wav"):
         (src / f).write_bytes((tmp_path / f).read_bytes())
     api.folder_job(src, dst, True)
-    assert api.info((dst / "song.flac.vqc").read_bytes())["model"] == "music-stft"
+    assert api.info((dst / "song.flac.vqc").read_bytes())["model"] == WIDE_AUDIO
     assert api.info((dst / "talk.wav.vqc").read_bytes())["model"] == "speech-stft"
 
 
@@ -337,6 +337,23 @@ def _music_clip(seconds: float, rate: int, seed: int) -> np.ndarray:
     right = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.sin(2 * np.pi * 10000 * t)
     x = np.stack([left, right], 1) + 0.01 * rng.standard_normal((len(t), 2))
     return x.astype(np.float32)
+
+
+def test_shipped_music_model_keeps_44k_stereo_and_the_band_above_8_khz():
+    """Issue 20's acceptance: the shipped general-audio model is what a 44.1 kHz stereo file
+    gets, and it comes back with its rate, channels and length and something above 8 kHz
+    (the speech model returns nothing there)."""
+    from vqcodec.music_metrics import hf_share
+
+    assert audio_default(44100) == WIDE_AUDIO and audio_default(16000) == "speech-stft"
+    lm = load_model(WIDE_AUDIO, "cpu", "audio")
+    x = _music_clip(2.0, 44100, 2)
+    y, rate = audio_codec.decompress_audio(audio_codec.compress_audio(x, 44100, lm), lm)
+    assert rate == 44100 and y.shape == x.shape
+    assert hf_share(y, 44100) > 1e-4
+    speech = load_model("speech-stft", "cpu", "audio")
+    y16, _ = audio_codec.decompress_audio(audio_codec.compress_audio(x, 44100, speech), speech)
+    assert hf_share(y16, 44100) < 1e-5
 
 
 def test_music_metrics_rank_what_is_lost():

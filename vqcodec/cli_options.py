@@ -8,7 +8,7 @@ import typer
 ModelOpt = typer.Option(None, "--model", "-m",
                         help="Shipped model name (see `vqcodec models`) or a model folder. "
                              "Default: the shipped default for the input's kind; audio: "
-                             "speech-stft up to 16 kHz, music-stft (where installed) for "
+                             "speech-stft up to 16 kHz, music-stft-2 (where installed) for "
                              "audio sampled above 16 kHz.")
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA if present), cpu or cuda.")
 # Training and benchmarks run where they are told: the CPU unless asked.

@@ -35,7 +35,7 @@ FILES = ("config.json", "model.safetensors", "prior.safetensors")
 DEFAULTS = {"image": "photo-v4-c6", "audio": "speech-stft"}
 # Audio sampled above SPEECH_MAX_RATE Hz gets the general-audio model instead (when shipped):
 # the speech model runs at 16 kHz, so it would drop everything above 8 kHz.
-WIDE_AUDIO = "music-stft"
+WIDE_AUDIO = "music-stft-2"
 SPEECH_MAX_RATE = 16000
 
 
