@@ -348,7 +348,13 @@ def test_shipped_music_model_keeps_44k_stereo_and_the_band_above_8_khz():
     assert audio_default(44100) == WIDE_AUDIO and audio_default(16000) == "speech-stft"
     lm = load_model(WIDE_AUDIO, "cpu", "audio")
     x = _music_clip(2.0, 44100, 2)
-    y, rate = audio_codec.decompress_audio(audio_codec.compress_audio(x, 44100, lm), lm)
+    data = audio_codec.compress_audio(x, 44100, lm)
+    assert api.info(data)["layers_stored"] == 2  # its default: layers 3-4 buy almost nothing
+    from vqcodec.targets import Target, compress_audio_to_target
+
+    more, _ = compress_audio_to_target(x, 44100, lm, Target("kbps", 40.0))  # --kbps sees all 4
+    assert api.info(more)["layers_stored"] == 3
+    y, rate = audio_codec.decompress_audio(data, lm)
     assert rate == 44100 and y.shape == x.shape
     assert hf_share(y, 44100) > 1e-4
     speech = load_model("speech-stft", "cpu", "audio")

@@ -139,7 +139,7 @@ def bench_audio(folder: Path, models: list[str] | None = None, limit: int | None
         lm = load_model(model, device, "audio")
         for fname, (x, r) in clips.items():
             t = time.perf_counter()
-            data = compress_audio(x, r, lm)
+            data = compress_audio(x, r, lm, lm.codec.num_layers)  # every layer, then truncated
             te = time.perf_counter() - t
             f = container.unpack(data)
             for k in range(1, f.num_layers + 1):

@@ -146,6 +146,12 @@ def _warn_level(drop: float | None, model: LoadedModel, what: str, rate: int | N
                   MediaWarning, stacklevel=3)
 
 
+def default_layers(model: LoadedModel) -> int:
+    """The layers a file gets when none are asked for: the model's config "default_layers"
+    (music-stft-2: 2, since its layers 3-4 buy almost nothing for 25 kbps), else all."""
+    return int(model.codec.config.get("default_layers", model.codec.num_layers))
+
+
 def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int | None = None,
                   progress: Callable[[int], None] | None = None, what: str = "the audio",
                   rate: int | None = None) -> list[container.Segment]:
@@ -154,7 +160,7 @@ def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int 
     decoded once to compare levels (_warn_level; `what` and the input's `rate` go into the
     warning): about 0.3 s for a 10-s chunk with speech-stft."""
     _audio_model(model)
-    n = model.codec.num_layers if layers is None else layers
+    n = default_layers(model) if layers is None else layers
     if not 1 <= n <= model.codec.num_layers:
         raise CodecError(f"--layers must be between 1 and {model.codec.num_layers}, not {n}")
     segs: list[container.Segment] = []
@@ -188,7 +194,8 @@ def _split(x: np.ndarray, seg: int) -> Iterator[np.ndarray]:
 
 def compress_audio(wave: np.ndarray, rate: int, model: LoadedModel, layers: int | None = None,
                    seconds: float = SEGMENT_SECONDS) -> bytes:
-    """Compress float audio (samples,) or (samples, channels) at `rate`; the .vqc bytes."""
+    """Compress float audio (samples,) or (samples, channels) at `rate`; the .vqc bytes.
+    layers: how many to store (default: default_layers(model))."""
     _audio_model(model)
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim == 1:

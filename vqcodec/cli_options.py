@@ -29,7 +29,8 @@ BppOpt = typer.Option(None, "--bpp", metavar="X",
 KbpsOpt = typer.Option(None, "--kbps", metavar="X", help="Audio: the best quality at most X "
                                                          "kbit/s.")
 LayersOpt = typer.Option(None, "--layers", "-l", metavar="K",
-                         help="Store only the first K layers: smaller, coarser.")
+                         help="Store only the first K layers: smaller, coarser. "
+                              "Default: all, or the model's own default (music-stft-2: 2).")
 SizeOpt = typer.Option(None, "--max-size", help="The best quality that fits in this size: 20KB, "
                                                 "1.5MiB, 3000 (B; KB/MB = 1000s, KiB/MiB = "
                                                 "1024s).")

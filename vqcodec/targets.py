@@ -266,7 +266,8 @@ def compress_audio_to_target(wave: np.ndarray, rate: int, model: LoadedModel,
     if target is None or target.kind == "layers":
         return compress_audio(wave, rate, model, None if target is None else int(target.value)), None
     target.check("audio")
-    best, note = choose(candidates(compress_audio(wave, rate, model)), target, None, strict)
+    full = compress_audio(wave, rate, model, model.codec.num_layers)  # every layer: cut below
+    best, note = choose(candidates(full), target, None, strict)
     return best.data, note
 
 

@@ -27,7 +27,7 @@ AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modalit
 QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight", "nearest")
 # Optional encode-time defaults, copied the same way: the default lam ("rdo") and the lams the
 # rate targets try ("target_lambdas"), see image_codec and targets.
-CODING_KEYS = ("rdo", "target_lambdas")
+CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 # Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), train_only
