@@ -339,7 +339,7 @@ def _music_clip(seconds: float, rate: int, seed: int) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def test_shipped_music_model_keeps_44k_stereo_and_the_band_above_8_khz():
+def test_shipped_music_model_keeps_44k_stereo_and_the_band_above_8_khz(tmp_path):
     """Issue 20's acceptance: the shipped general-audio model is what a 44.1 kHz stereo file
     gets, and it comes back with its rate, channels and length and something above 8 kHz
     (the speech model returns nothing there)."""
@@ -354,6 +354,11 @@ def test_shipped_music_model_keeps_44k_stereo_and_the_band_above_8_khz():
 
     more, _ = compress_audio_to_target(x, 44100, lm, Target("kbps", 40.0))  # --kbps sees all 4
     assert api.info(more)["layers_stored"] == 3
+    from vqcodec.targets import compress_file
+
+    sf.write(tmp_path / "song.flac", x, 44100)  # the command line's path: from a file
+    res = compress_file(tmp_path / "song.flac", tmp_path / "song.vqc", lm, Target("kbps", 40.0))
+    assert res["layers_stored"] == 3
     y, rate = audio_codec.decompress_audio(data, lm)
     assert rate == 44100 and y.shape == x.shape
     assert hf_share(y, 44100) > 1e-4

@@ -287,7 +287,7 @@ def compress_file(src: Path, dst: Path, model: str | Path | LoadedModel | None =
           model if isinstance(model, LoadedModel) else
           load_model(model, api.resolve_device(device), modality))
     if modality == "audio":
-        data = compress_audio_path(src, lm, None, progress)
+        data = compress_audio_path(src, lm, lm.codec.num_layers, progress)  # every layer: cut below
         best, note = choose(candidates(data), target, None, strict)
     else:
         best, note = _image_choice(media.load_image(src), lm, target, strict)
