@@ -371,10 +371,35 @@ def test_decoder_only_training_on_the_coders_codes(lowres_model, image_folder, t
     parent, child = (load_file(f / "model.safetensors") for f in (lowres_model, out))
     assert all(torch.equal(v, parent[k]) for k, v in child.items() if not k.startswith("decoder."))
     assert any(not torch.equal(v, parent[k]) for k, v in child.items() if k.startswith("decoder."))
-    with pytest.raises(ValueError, match="code_search"):  # only where the codes stay the parent's
+    with pytest.raises(ValueError, match="code_search"):  # the parent's coding prior chooses
         train(TrainConfig.from_preset(image_folder, tmp_path / "x", "tiny-lowres", steps=1,
                                       prior_steps=0, init=lowres_model, device="cpu",
                                       overrides={"code_search": "prior"}), echo=lambda s: None)
+
+
+def test_whole_model_training_on_the_coders_codes(lowres_model, image_folder, tmp_path):
+    from safetensors.torch import load_file
+
+    from vqcodec.image_codec import encode_codes
+    from vqcodec.train import TrainConfig, _coder_codes, train
+
+    lm = load_model(lowres_model)
+    codec, img = lm.codec, synthetic_image(48, 64, 9)
+    x = api._images_to_tensor([img, img], codec.stride, "cpu")
+    with torch.no_grad():
+        z = codec.encoder(x)
+    codes = _coder_codes(codec, z, torch.tensor([0.2, 0.0]))
+    assert torch.equal(codes[:1], encode_codes(img, lm, rdo=0.2))  # each sample at its own lam
+    assert torch.equal(codes[1:], encode_codes(img, lm, rdo=0.0))
+    _, _, used = codec.quantizer(z, None, torch.tensor([0.2, 0.0]), codes)
+    assert torch.equal(used, codes)  # the quantizer's words are the coder's, not its own choice
+    over = {"init_prior": True, "code_search": "prior"}
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "all", "tiny-lowres", steps=3,
+                                        prior_steps=0, init=lowres_model, device="cpu",
+                                        overrides=over), echo=lambda s: None)
+    parent, child = (load_file(f / "model.safetensors") for f in (lowres_model, out))
+    for part in ("encoder.", "decoder.", "quantizer.codebooks"):
+        assert any(not torch.equal(v, parent[k]) for k, v in child.items() if k.startswith(part))
 
 
 @torch.no_grad()

@@ -202,12 +202,14 @@ class ProductHRVQ(nn.Module):
 
     # -- training -------------------------------------------------------------------------------
     def forward(self, z: torch.Tensor, keep: torch.Tensor | None = None,
-                lam: torch.Tensor | None = None):
+                lam: torch.Tensor | None = None, codes: torch.Tensor | None = None):
         """Quantize for training: (z_q with a straight-through gradient, loss, codes).
 
         The loss holds the paper's VQ and commitment terms per layer, the commitment of the sum
         and the light entropy model's cross-entropy (bits) on the words chosen; `lam` (B,) is each
-        sample's rate weight, `keep` (B,) how many layers its decoder sees."""
+        sample's rate weight, `keep` (B,) how many layers its decoder sees. `codes` (B, n, G, h,
+        w), when given, are the words instead of the light search's choice (code_search
+        "prior": the coder's own choice, vqcodec.rdo)."""
         r, shape = self._flatten(z)
         if self.training:
             with torch.no_grad():
@@ -219,8 +221,11 @@ class ProductHRVQ(nn.Module):
         path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
         e_sum, loss, ks, bits_log = torch.zeros_like(r), z.new_zeros(()), [], []
         for i in range(self.n):
-            with torch.no_grad():
-                k, _ = self._choose(r.detach(), path, i, lam_v)
+            if codes is None:
+                with torch.no_grad():
+                    k, _ = self._choose(r.detach(), path, i, lam_v)
+            else:
+                k = codes[:, i].permute(0, 2, 3, 1).reshape(-1, self.g).to(z.device)
             e = self.codebooks[i][gi, path, k]  # (N, G, d), differentiable w.r.t. the codebook
             loss = loss + self.beta * (r - e.detach()).pow(2).mean() + (e - r.detach()).pow(2).mean()
             logits = self.rate_logits[i][gi, path]  # (N, G, m)

@@ -82,13 +82,14 @@ class Stage1(nn.Module):
         super().__init__()
         self.encoder, self.quantizer, self.decoder = codec.encoder, codec.quantizer, codec.decoder
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor, lam: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, lam: torch.Tensor | None = None,
+                coder: Codec | None = None):
         z = self.encoder(x).float()
         # The nearest-word search in float32 even under bf16 autocast: bf16 distances would
         # pick other words than the float32 search at encode time.
         with torch.autocast(z.device.type, enabled=False):
-            zq, vq_loss, _ = (self.quantizer(z, keep) if lam is None else
-                              self.quantizer(z, keep, lam))
+            codes = None if coder is None else _coder_codes(coder, z.detach(), lam)
+            zq, vq_loss, _ = self.quantizer(z, keep, lam, codes)
         return self.decoder(zq), vq_loss
 
 
@@ -124,9 +125,9 @@ def stage1(run: Run) -> bool:
         _freeze_codes(codec)
     coder_codes = hp.get("code_search") == "prior"
     if coder_codes:
-        if not (decoder_only and codec.groups and hp.get("init_prior")):
-            raise ValueError('code_search "prior" needs train_only "decoder", a product HR-VQ '
-                             "and init_prior (the parent's coding prior chooses the codes)")
+        if not (codec.groups and hp.get("init_prior")):
+            raise ValueError('code_search "prior" needs a product HR-VQ and init_prior (the '
+                             "parent's coding prior chooses the codes)")
         codec.exact = exact_prior(run.config, codec.prior.export(), dev)
     n = codec.num_layers
     zero_words = bool(hp.get("zero_words")) and codec.groups and not decoder_only
@@ -151,10 +152,11 @@ def stage1(run: Run) -> bool:
         if hp.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=hp.get("bf16", False)):
-            if coder_codes:
+            if coder_codes and decoder_only:
                 y, vq_loss = codec.decoder(_coder_latent(codec, x, keep, hp)), 0.0
             else:
-                y, vq_loss = model(x, keep, draw_lambda(hp, len(x), dev))
+                y, vq_loss = model(x, keep, draw_lambda(hp, len(x), dev),
+                                   codec if coder_codes else None)
         recon, parts = task.recon(y.float(), x)
         loss = recon + hp.get("vq_weight", 1.0) * vq_loss
         adv = run.disc is not None and step >= hp.get("adv_start", 0)
@@ -205,6 +207,16 @@ def _coder_latent(codec: Codec, x: torch.Tensor, keep: torch.Tensor, hp: dict) -
         words = codec.quantizer.lookup(codes)  # (B, n, D, h, w)
         mask = (torch.arange(words.shape[1], device=x.device)[None] < keep[:, None]).float()
         return (words * mask[:, :, None, None, None]).sum(1)
+
+
+@torch.no_grad()
+def _coder_codes(codec: Codec, z: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """The codes (B, n, G, h, w) `vqcodec compress` would write for latents z, each sample at its
+    own lam (rdo.search_rd_groups under the coding prior's bits): what the encoder, codebooks
+    and decoder learn from with code_search "prior" (the light tables' choice spends 3-4 bits
+    per index where the coder spends ~1.2, so at a given lam they pick other words)."""
+    return torch.cat([search_rd_groups(codec, z[j:j + 1], float(lam[j]))
+                      for j in range(len(z))]).to(z.device)
 
 
 def _disc_window(y: torch.Tensor, x: torch.Tensor, hp: dict) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,8 +32,9 @@ CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), train_only
 # ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's),
-# code_search ("prior": with train_only "decoder", the decoder learns the codes the coder's
-# rate-distortion search picks, not the light tables' choice),
+# code_search ("prior": stage 1 learns from the codes the coder's rate-distortion search picks
+# under the parent's coding prior, not the light tables' choice; with train_only "decoder" the
+# decoder alone),
 # adv_weight / fm_weight / adv_start / disc_lr / disc_width / disc_clips / disc_seconds (audio:
 # an STFT discriminator's hinge loss and feature matching from step adv_start on, on a window of
 # a few clips of each batch; see discriminator.py).
