@@ -88,8 +88,11 @@ class Stage1(nn.Module):
         # The nearest-word search in float32 even under bf16 autocast: bf16 distances would
         # pick other words than the float32 search at encode time.
         with torch.autocast(z.device.type, enabled=False):
-            codes = None if coder is None else _coder_codes(coder, z.detach(), lam)
-            zq, vq_loss, _ = self.quantizer(z, keep, lam, codes)
+            if coder is not None:  # code_search "prior": the coder's words, not the search's
+                zq, vq_loss, _ = self.quantizer(z, keep, lam, _coder_codes(coder, z.detach(), lam))
+            else:
+                zq, vq_loss, _ = (self.quantizer(z, keep) if lam is None else
+                                  self.quantizer(z, keep, lam))
         return self.decoder(zq), vq_loss
 
 
