@@ -10,49 +10,27 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 from pathlib import Path
 
-from vqcodec.bench_results import bd_rate, frontier
+from vqcodec import bench
 
-
-def curves(rows: list[dict], images: set[str], max_bpp: float | None = None) -> dict:
-    """Per codec: the frontier (bpp, psnr) and (bpp, ms_ssim) of the mean over `images` of each
-    setting."""
-    sets: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in rows:
-        if r["image"] in images:
-            codec, setting = r["codec"].split("@", 1)
-            sets[(codec, setting)].append(r)
-    out: dict[str, dict] = defaultdict(lambda: {"psnr": [], "ms_ssim": []})
-    for (codec, _), rs in sets.items():
-        if len(rs) != len(images):
-            continue
-        bpp = sum(r["bpp"] for r in rs) / len(rs)
-        if max_bpp is not None and bpp > max_bpp:
-            continue
-        for metric in ("psnr", "ms_ssim"):
-            out[codec][metric].append((bpp, sum(r[metric] for r in rs) / len(rs)))
-    return {c: {m: frontier(p) for m, p in v.items()} for c, v in out.items()}
+ANCHORS = ("jpeg", "webp", "avif")
 
 
 def main(rows_dir: Path, name: str, full: Path) -> dict:
+    """bench.summarize (what `vqcodec bench images` and bench_shards.py merge report) over the
+    images the rows cover, the new model named `name`."""
     new = [dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
            for f in sorted(rows_dir.glob("*.json")) for r in json.loads(f.read_text())["rows"]]
     images = {r["image"] for r in new}
-    old = json.loads(full.read_text())["per_image"]
-    models = curves(old + new, images)
-    anchors = curves(old, images, max_bpp=1.5)  # as image_bench.summarize: anchors to 1.5 bpp
-    bd = {}
-    for other in ["jpeg", "webp", "avif", *[c for c in models if c not in ("jpeg", "webp", "avif")]]:
-        if other == name:
-            continue
-        ref = anchors[other] if other in ("jpeg", "webp", "avif") else models[other]
-        for metric in ("psnr", "ms_ssim"):
-            a, b = ref[metric], models[name][metric]
-            bd[f"{name} vs {other} ({metric})"] = bd_rate(
-                [p[0] for p in a], [p[1] for p in a], [p[0] for p in b], [p[1] for p in b])
-    return {"images": sorted(images), "bd_rate_percent": bd, "frontier": models[name]}
+    old = [r for r in json.loads(full.read_text())["per_image"] if r["image"] in images]
+    models = list(dict.fromkeys(r["codec"].split("@")[0] for r in old + new
+                                if r["codec"].split("@")[0] not in ANCHORS))
+    res = bench.summarize(new + old, {}, models, ANCHORS, 1.5)
+    return {"images": sorted(images),
+            "bd_rate_percent": {k: v for k, v in res["bd_rate_percent"].items()
+                                if k.startswith(name + " vs ")},
+            "points": [p for p in res["points"] if p["codec"] == name]}
 
 
 if __name__ == "__main__":
