@@ -162,6 +162,22 @@ def test_exact_stem_lookup_equals_the_conv_of_one_hots():
         assert torch.equal(ex.stem_acc(codes, s, known), ref)
 
 
+def test_exact_stem_reuses_the_sum_above_only_while_it_holds():
+    _, ex = _exact(3)
+    fresh = _exact(3)[1]
+    codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
+    first = ex.step_probs(codes, 1, 2)  # layer 1, group 1 (stream 4), phase 0
+    kept = ex._above_kept
+    assert torch.equal(ex.step_probs(codes, 1, 3), fresh.step_probs(codes, 1, 3))  # phase 1
+    assert ex._above_kept is kept  # streams 0-3 unchanged: their sum reused
+    changed = codes.clone()
+    changed[:, 0, 1] = (changed[:, 0, 1] + 1) % 4  # a stream above stream 4 changes
+    assert torch.equal(ex.step_probs(changed, 1, 2), fresh.step_probs(changed, 1, 2))
+    assert ex._above_kept is not kept
+    assert not torch.equal(ex.step_probs(changed, 1, 2), first)
+    assert torch.equal(ex.step_probs(codes, 1, 2), first)
+
+
 def test_split_groups_keeps_the_parent_quantizer():
     from vqcodec.product_vq import ProductHRVQ, split_groups
 
@@ -400,6 +416,31 @@ def test_whole_model_training_on_the_coders_codes(lowres_model, image_folder, tm
     parent, child = (load_file(f / "model.safetensors") for f in (lowres_model, out))
     for part in ("encoder.", "decoder.", "quantizer.codebooks"):
         assert any(not torch.equal(v, parent[k]) for k, v in child.items() if k.startswith(part))
+
+
+def test_prior_trained_on_the_coders_codes(lowres_model, image_folder, tmp_path, monkeypatch):
+    from vqcodec import train as train_mod
+    from vqcodec.train import TrainConfig, train
+
+    real, seen = train_mod._coder_codes, []
+
+    def spy(codec, z, lam):
+        assert codec.exact is not None  # searched under the parent's integer prior
+        seen.append(real(codec, z, lam))
+        return seen[-1]
+
+    monkeypatch.setattr(train_mod, "_coder_codes", spy)
+    over = {"init_prior": True, "prior_codes": "coder"}
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "p", "tiny-lowres", steps=0,
+                                        prior_steps=2, init=lowres_model, device="cpu",
+                                        overrides=over), echo=lambda s: None)
+    saved = torch.load(out / "coder_codes_0.pt", weights_only=True)
+    assert torch.equal(torch.cat([saved["train"], saved["val"]]), torch.cat(seen))
+    assert (out / "model.safetensors").is_file()
+    with pytest.raises(ValueError, match="init_prior"):
+        train(TrainConfig.from_preset(image_folder, tmp_path / "q", "tiny-lowres", steps=0,
+                                      prior_steps=2, init=lowres_model, device="cpu",
+                                      overrides={"prior_codes": "coder"}), echo=lambda s: None)
 
 
 @torch.no_grad()

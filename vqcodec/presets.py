@@ -170,6 +170,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     "photo-v5-g48-c5": dict(PHOTO_V5_C2, groups=48, code_search="prior", revive=False,
                             steps=800, lr=2e-4, prior_steps=600,
                             target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    # Its chunk 6: chunk 5's autoencoder as it is, and its prior trained on for 600 steps on
+    # the codes the coder writes (prior_codes "coder": rdo.search_rd_groups under chunk 5's
+    # prior, each crop at its own lam), not the light tables' choice -- the prior of every
+    # chunk so far fitted codes of 3-4 bits per index, the files hold codes of ~1.2. Stage 1
+    # is skipped, so any gain is bytes at the same codes' distortion.
+    "photo-v5-g48-c6": dict(PHOTO_V5_C2, groups=48, prior_codes="coder", steps=0,
+                            prior_steps=600,
+                            target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.03, 0.1, 0.3, 1.0]),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

@@ -319,8 +319,11 @@ def stage2(run: Run) -> torch.Tensor:
     codec.eval()
     for p in autoencoder_params(codec):
         p.requires_grad_(False)
-    codes = extract_codes(codec, run.task, run.train_files, seed + 2 + run.rank, dev)
-    val_codes = extract_codes(codec, run.task, run.val_files, seed + 3, dev, val=True)
+    if hp.get("prior_codes") == "coder":
+        codes, val_codes = _coder_prior_codes(run)
+    else:
+        codes = extract_codes(codec, run.task, run.train_files, seed + 2 + run.rank, dev)
+        val_codes = extract_codes(codec, run.task, run.val_files, seed + 3, dev, val=True)
     run.log.say(f"stage 2: prior on {len(codes)} code grids {tuple(codes.shape[1:])}, "
                 f"{hp['prior_steps']} steps")
     codec.prior.train()
@@ -347,12 +350,38 @@ def stage2(run: Run) -> torch.Tensor:
     return val_codes
 
 
+def _coder_prior_codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage 2's training and validation codes as `vqcodec compress` writes them (prior_codes
+    "coder"): the rate-distortion search under the parent's coding prior, each crop at its own
+    lam, instead of the light tables' choice, which spends 3-4 bits per index where the coder
+    spends ~1.2 -- so the prior fits the codes it will code. They depend on the prior they were
+    searched under, which stage 2 then trains: a resumed stage 2 reads the ones it started with
+    (OUT/coder_codes_RANK.pt) rather than searching again under a half-trained prior."""
+    codec, dev, seed = run.codec, run.dev, run.cfg.seed
+    cache = run.cfg.out / f"coder_codes_{run.rank}.pt"
+    if run.step > 0 and cache.is_file():
+        saved = torch.load(cache, weights_only=True)
+        return saved["train"], saved["val"]
+    if not (codec.groups and run.hp.get("init_prior")):
+        raise ValueError('prior_codes "coder" needs a product HR-VQ and init_prior (the '
+                         "parent's coding prior chooses the codes)")
+    codec.exact = exact_prior(run.config, codec.prior.export(), dev)
+    run.log.say("stage 2: coding the prior's crops with the coder's search (minutes)")
+    codes = extract_codes(codec, run.task, run.train_files, seed + 2 + run.rank, dev, coder=True)
+    val_codes = extract_codes(codec, run.task, run.val_files, seed + 3, dev, val=True, coder=True)
+    tmp = cache.with_suffix(".tmp")
+    torch.save({"train": codes, "val": val_codes}, tmp)
+    tmp.replace(cache)
+    return codes, val_codes
+
+
 @torch.no_grad()
 def extract_codes(codec: Codec, task: Task, files: list[Path], seed: int, dev: torch.device,
-                  val: bool = False) -> torch.Tensor:
+                  val: bool = False, coder: bool = False) -> torch.Tensor:
     """Codes (N, n, [G,] h, w) of the task's prior crops (images: prior_crop px), all layers.
     A lam-trained model's crops are coded at lam drawn as in training, so the prior learns the
-    codes of every rate it will code."""
+    codes of every rate it will code; with coder=True by the coder's own search
+    (_coder_codes, under codec.exact) rather than the quantizer's light tables."""
     pool = task.prior_inputs(files, seed, val)
     gen = torch.Generator().manual_seed(seed)
     out = []
@@ -361,7 +390,8 @@ def extract_codes(codec: Codec, task: Task, files: list[Path], seed: int, dev: t
         z = codec.encoder(x)
         if codec.groups:
             lam = draw_lambda(task.hp, len(x), dev, gen)
-            out.append(codec.quantizer.search(z, None, lam).to(torch.uint8).cpu())
+            c = _coder_codes(codec, z.float(), lam) if coder else codec.quantizer.search(z, None, lam)
+            out.append(c.to(torch.uint8).cpu())
         else:
             out.append(codec.quantizer.search(z).to(torch.uint8).cpu())
     return torch.cat(out).long()

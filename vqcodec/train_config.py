@@ -34,7 +34,8 @@ CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 # ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's),
 # code_search ("prior": stage 1 learns from the codes the coder's rate-distortion search picks
 # under the parent's coding prior, not the light tables' choice; with train_only "decoder" the
-# decoder alone),
+# decoder alone), prior_codes ("coder": stage 2 fits the prior to the codes that search picks,
+# see train._coder_prior_codes),
 # adv_weight / fm_weight / adv_start / disc_lr / disc_width / disc_clips / disc_seconds (audio:
 # an STFT discriminator's hinge loss and feature matching from step adv_start on, on a window of
 # a few clips of each batch; see discriminator.py).
@@ -42,7 +43,7 @@ CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
               "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search",
-              "zero_words")
+              "zero_words", "prior_codes")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 
