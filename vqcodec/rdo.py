@@ -43,8 +43,8 @@ def search_rd(codec, z: torch.Tensor, lam: float, num_layers: int | None = None)
 
 
 @torch.no_grad()
-def search_rd_groups(codec, z: torch.Tensor, lam: float, num_layers: int | None = None,
-                     probs: dict | None = None) -> torch.Tensor:
+def search_rd_groups(codec, z: torch.Tensor, lam: float | torch.Tensor,
+                     num_layers: int | None = None, probs: dict | None = None) -> torch.Tensor:
     """Indices (B, n, G, h, w) of a product HR-VQ for latents z (B, D, h, w) under the cost of
     its own search (ProductHRVQ.distortion + lam * bits, as ProductHRVQ._choose) with the bits of the
     coding prior (vqcodec.group_prior) in its decoding order -- layer, group, phase -- instead of
@@ -52,10 +52,18 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float, num_layers: int | None 
 
     probs, when given, receives the prior's integer probabilities of every (layer, step) as
     computed here: they are the coder's own (a step sees only the steps before it, chosen by
-    then), so encode_streams can code with them instead of running the prior again."""
+    then), so encode_streams can code with them instead of running the prior again.
+
+    lam may be a tensor (B,), one per sample: the codes are then those of a search of each sample
+    alone at its own lam (the exact prior is batch invariant), in one batched pass."""
     q, prior = codec.quantizer, codec.exact
     n = q.n if num_layers is None else num_layers
     r, (b, h, w) = q._flatten(z)  # (N, G, d), row = (b, y, x)
+    if torch.is_tensor(lam):  # one weight per row; lam 0 rows pay 0 * (finite) bits
+        rated = bool((lam > 0).any())
+        lam = lam.double().to(z.device).repeat_interleave(h * w)[:, None]
+    else:
+        rated = lam > 0
     path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
     codes = torch.zeros(b, q.n, q.g, h, w, dtype=torch.long)
     pm = phase_map(h, w, prior.phases, z.device).reshape(-1).repeat(b)
@@ -65,13 +73,14 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float, num_layers: int | None 
         k = dist.argmin(-1)
         for g in range(q.g):
             for p, rows in enumerate(phase_rows):
-                if lam > 0:
+                if rated:
                     pr = prior.step_probs(codes, i, g * prior.phases + p)
                     if probs is not None:
                         probs[i, g * prior.phases + p] = pr.cpu().numpy()
                     pr = pr.double()
                     bits = -(pr / pr.sum(-1, keepdim=True)).log2().reshape(-1, q.m)
-                    cost = dist[rows, g].double() + lam * bits.to(dist.device)
+                    weight = lam[rows] if torch.is_tensor(lam) else lam
+                    cost = dist[rows, g].double() + weight * bits.to(dist.device)
                     k[rows, g] = cost.argmin(-1).to(k.dtype)
                 codes[:, i, g] = k[:, g].view(b, h, w).cpu()
         r, path = q.descend(r, path, k, words)

@@ -218,8 +218,7 @@ def _coder_codes(codec: Codec, z: torch.Tensor, lam: torch.Tensor) -> torch.Tens
     own lam (rdo.search_rd_groups under the coding prior's bits): what the encoder, codebooks
     and decoder learn from with code_search "prior" (the light tables' choice spends 3-4 bits
     per index where the coder spends ~1.2, so at a given lam they pick other words)."""
-    return torch.cat([search_rd_groups(codec, z[j:j + 1], float(lam[j]))
-                      for j in range(len(z))]).to(z.device)
+    return search_rd_groups(codec, z, lam).to(z.device)
 
 
 def _disc_window(y: torch.Tensor, x: torch.Tensor, hp: dict) -> tuple[torch.Tensor, torch.Tensor]:
