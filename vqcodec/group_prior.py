@@ -237,12 +237,12 @@ class GroupExactPrior(ExactPrior):
         """(B*h*w, C) sums of the table rows of the streams before s. They do not change while
         stream s is decoded, so the last one is kept and reused while the streams above are
         the same (checked: an equality test costs s compares per position, the sum s * C
-        adds) -- it was half the stem's work. Splitting the sum is exact: every partial sum
-        of a position's rows is an integer below the table's bound (see _table)."""
+        adds); measured, about 10 % off the coder's search of a Kodak image on g48-c5.
+        Splitting the sum is exact: every partial sum of a position's rows is an integer
+        below the table's bound (see _table)."""
         above = codes.flatten(1, 2)[:, :s]
         kept, key = self._above_kept, (s, self.force_f64)
-        if kept is not None and kept[0] == key and kept[1].shape == above.shape \
-                and torch.equal(kept[1], above):
+        if kept is not None and kept[0] == key and torch.equal(kept[1], above):
             return kept[2]
         rows = above + torch.arange(s, device=codes.device).view(1, -1, 1, 1) * self.m
         acc = F.embedding_bag(rows.permute(0, 2, 3, 1).reshape(-1, s), self._table(s), mode="sum")

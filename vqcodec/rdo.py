@@ -59,15 +59,16 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float | torch.Tensor,
     q, prior = codec.quantizer, codec.exact
     n = q.n if num_layers is None else num_layers
     r, (b, h, w) = q._flatten(z)  # (N, G, d), row = (b, y, x)
-    if torch.is_tensor(lam):  # one weight per row; lam 0 rows pay 0 * (finite) bits
-        rated = bool((lam > 0).any())
-        lam = lam.double().to(z.device).repeat_interleave(h * w)[:, None]
-    else:
-        rated = lam > 0
     path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
     codes = torch.zeros(b, q.n, q.g, h, w, dtype=torch.long)
     pm = phase_map(h, w, prior.phases, z.device).reshape(-1).repeat(b)
     phase_rows = [pm == p for p in range(prior.phases)]
+    if torch.is_tensor(lam):  # a weight per row of each phase; lam 0 rows pay 0 * (finite) bits
+        rated = bool((lam > 0).any())
+        per_row = lam.double().to(z.device).repeat_interleave(h * w)[:, None]
+        weights = [per_row[rows] for rows in phase_rows]
+    else:
+        rated, weights = lam > 0, [lam] * prior.phases
     for i in range(n):
         dist, words = q.distortion(r, path, i)  # (N, G, m), as the light search's
         k = dist.argmin(-1)
@@ -79,8 +80,7 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float | torch.Tensor,
                         probs[i, g * prior.phases + p] = pr.cpu().numpy()
                     pr = pr.double()
                     bits = -(pr / pr.sum(-1, keepdim=True)).log2().reshape(-1, q.m)
-                    weight = lam[rows] if torch.is_tensor(lam) else lam
-                    cost = dist[rows, g].double() + weight * bits.to(dist.device)
+                    cost = dist[rows, g].double() + weights[p] * bits.to(dist.device)
                     k[rows, g] = cost.argmin(-1).to(k.dtype)
                 codes[:, i, g] = k[:, g].view(b, h, w).cpu()
         r, path = q.descend(r, path, k, words)
