@@ -90,6 +90,30 @@ def test_torchrun_two_cpu_processes(image_folder, tmp_path):
     load_model(out)  # its prior verifies: rank 0 wrote a consistent model
 
 
+def test_ms_ssim_share_is_added_to_the_mse(image_folder, tmp_path):
+    """ms_ssim_weight adds that much 1 - MS-SSIM (7-tap window, so 128 px crops work) to the
+    MSE, and a crop too small for MS-SSIM's scales is refused before anything is written."""
+    import pytest
+    import torch
+    from pytorch_msssim import ms_ssim
+
+    from vqcodec.train import TrainConfig
+    from vqcodec.train_image import ImageTask
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 128, 128, generator=g)
+    y = (x + 0.1 * torch.randn(2, 3, 128, 128, generator=g)).clamp(0, 1)
+    mse, _ = ImageTask({}, print).recon(y, x)
+    mixed, parts = ImageTask({"ms_ssim_weight": 0.5}, print).recon(y, x)
+    sim = ms_ssim(y, x, data_range=1.0, win_size=7)
+    assert float(mse) == pytest.approx(float(((y - x) ** 2).mean()))
+    assert float(mixed) == pytest.approx(float(mse + 0.5 * (1 - sim)), rel=1e-5)
+    assert parts["ms_ssim"] == round(float(sim), 4) and 0 < parts["ms_ssim"] < 1
+    with pytest.raises(ValueError, match="112 px"):
+        TrainConfig.from_preset(image_folder, tmp_path / "b", "tiny",
+                                overrides={"ms_ssim_weight": 0.02})
+
+
 def test_study_switches_train_and_are_recorded(image_folder, tmp_path):
     """The ablation switches of training/photo/ab_study.py: EMA codebooks, no revival, no layer
     dropout, the MS-SSIM loss. Each trains, and the config says how the model was made."""

@@ -364,6 +364,9 @@ def _coder_prior_codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
     if not (codec.groups and run.hp.get("init_prior")):
         raise ValueError('prior_codes "coder" needs a product HR-VQ and init_prior (the '
                          "parent's coding prior chooses the codes)")
+    if run.step > 0:  # the cache is gone: the codes now come from the half-trained prior
+        run.log.say(f"stage 2: {cache.name} is missing; searching the codes again under the "
+                    f"prior of step {run.step}, not the parent's")
     codec.exact = exact_prior(run.config, codec.prior.export(), dev)
     run.log.say("stage 2: coding the prior's crops with the coder's search (minutes)")
     codes = extract_codes(codec, run.task, run.train_files, seed + 2 + run.rank, dev, coder=True)

@@ -30,7 +30,8 @@ QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight
 CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 # Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
-# loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), train_only
+# loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), ms_ssim_weight
+# (images: that much 1 - MS-SSIM added to the MSE; a 7-tap window, crops of 112 px or more), train_only
 # ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's),
 # code_search ("prior": stage 1 learns from the codes the coder's rate-distortion search picks
 # under the parent's coding prior, not the light tables' choice; with train_only "decoder" the
@@ -43,7 +44,7 @@ CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
               "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search",
-              "zero_words", "prior_codes")
+              "zero_words", "prior_codes", "ms_ssim_weight")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 
@@ -77,6 +78,9 @@ class TrainConfig:
             raise ValueError(f"unknown loss {self.hp['loss']!r} (mse or ms-ssim)")
         if self.hp.get("loss") == "ms-ssim" and self.hp["crop"] < 176:
             raise ValueError("the ms-ssim loss needs crops of at least 176 px (its 4 downsamplings)")
+        if self.hp.get("ms_ssim_weight") and self.hp["crop"] < 112:
+            raise ValueError("ms_ssim_weight needs crops of at least 112 px (MS-SSIM's 4 "
+                             "downsamplings of a 7-tap window)")
 
     @classmethod
     def from_preset(cls, data: Path, out: Path, preset: str | dict | None = None, *,

@@ -117,6 +117,14 @@ def evaluate(codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
     return res
 
 
+def _ms_ssim(y: torch.Tensor, x: torch.Tensor, win: int) -> torch.Tensor:
+    """MS-SSIM of a batch (5 scales, Gaussian window of win taps); pytorch_msssim is the
+    optional "bench" extra, which only the losses that use it need."""
+    from pytorch_msssim import ms_ssim
+
+    return ms_ssim(y.clamp(0, 1), x, data_range=1.0, win_size=win)
+
+
 class ImageTask:
     """The image side of the loop: files, random crops, MSE, PSNR (AudioTask is its twin)."""
 
@@ -150,13 +158,21 @@ class ImageTask:
         mse = F.mse_loss(y, x)
         parts = {"psnr_mixed": round(psnr(mse.item()), 3)}
         if self.hp.get("loss", "mse") == "ms-ssim":
-            from pytorch_msssim import ms_ssim  # optional extra ("bench"): only this loss needs it
-
             # The standard 5 scales: the 11-tap window needs crops of at least 176 px.
-            sim = ms_ssim(y.clamp(0, 1), x, data_range=1.0)
+            sim = _ms_ssim(y, x, 11)
             parts["ms_ssim"] = round(sim.item(), 4)
             return 1 - sim, parts
-        return self.hp.get("recon_weight", 1.0) * mse, parts
+        loss = self.hp.get("recon_weight", 1.0) * mse
+        share = self.hp.get("ms_ssim_weight", 0.0)
+        if share:
+            # A share of 1 - MS-SSIM next to the MSE: 0.02 weighs the two about alike at a
+            # given rate (CompressAI's lambdas for its MSE and MS-SSIM models differ by ~50x
+            # on 8-bit MSE). A 7-tap window keeps the 5 scales on 128 px crops (11 taps need
+            # 176 px, twice the pixels per step).
+            sim = _ms_ssim(y, x, 7)
+            parts["ms_ssim"] = round(sim.item(), 4)
+            loss = loss + share * (1 - sim)
+        return loss, parts
 
     def evaluate(self, codec: Codec, val: torch.Tensor, device: torch.device) -> dict:
         return evaluate(codec, val, device)
