@@ -193,6 +193,11 @@ IMAGE_PRESETS: dict[str, dict] = {
     "photo-v5-g48-c8": dict(PHOTO_V5_C2, groups=48, code_search="prior", revive=False,
                             ms_ssim_weight=0.02, steps=600, lr=2e-4, prior_steps=0,
                             target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    # Its chunk 9: chunk 6's recipe on chunk 8 -- the prior fitted to the codes the coder now
+    # picks (chunk 8 kept chunk 7's prior while its MS-SSIM share moved the autoencoder).
+    "photo-v5-g48-c9": dict(PHOTO_V5_C2, groups=48, prior_codes="coder", steps=0,
+                            prior_steps=600,
+                            target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.03, 0.1, 0.3, 1.0]),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
@@ -279,6 +284,11 @@ AUDIO_PRESETS["music-stft-2-gan"] = dict(AUDIO_PRESETS["music-stft-2"], adv_weig
 AUDIO_PRESETS["speech-stft-2"] = dict(
     {k: v for k, v in AUDIO_PRESETS["music-stft-2"].items() if k != "stereo"},  # mono speech
     sample_rate=16000, strides=[160], latent_rows=10)
+# Its second chunk (training/speech-stft-2): run 1's checkpoint trained on for 4000 steps under
+# a new cosine from lr 3e-4 (run 1's validation distance was still falling when its schedule
+# ended), then run 1's prior adapted for 800 steps.
+AUDIO_PRESETS["speech-stft-2-c2"] = dict(AUDIO_PRESETS["speech-stft-2"], steps=4000, lr=3e-4,
+                                         init_prior=True, prior_steps=800)
 
 # Every preset by name (the lookup of --preset; the order of `choose from ...`).
 PRESETS: dict[str, dict] = {**IMAGE_PRESETS, **AUDIO_PRESETS}
