@@ -565,6 +565,38 @@ def test_post_filter_grows_from_a_parent_as_an_identity_and_trains_alone(image_f
                                       overrides={**post, "post_width": 8}), echo=lambda s: None)
 
 
+def test_lapped_synthesis_grows_from_a_block_parent_as_an_identity(image_folder, tmp_path):
+    """synth_kernel 3: each block is drawn from its 3 x 3 neighbourhood of feature vectors.
+    Grown from a block-synthesis parent (--init) it decodes exactly as the parent did (border
+    taps zero); once trained, the border taps are used; it cannot be narrowed again."""
+    from vqcodec.train import TrainConfig, train
+
+    parent = train(image_folder, tmp_path / "p", preset="tiny-dct", device="cpu", seed=0,
+                   echo=lambda s: None, steps=10, prior_steps=3)
+    lap = {"synth_kernel": 3, "init_prior": True}
+    grown = train(TrainConfig.from_preset(image_folder, tmp_path / "g", "tiny-dct", steps=0,
+                                          prior_steps=0, init=parent, device="cpu",
+                                          overrides=lap), echo=lambda s: None)
+    a, b = load_model(parent), load_model(grown)
+    img = synthetic_image(30, 38, 3)
+    data, data_b = api.compress(img, a), api.compress(img, b)
+    assert container.unpack(data_b).segments == container.unpack(data).segments
+    assert np.array_equal(api.decompress(data_b, b), api.decompress(data, a))
+    trained = train(TrainConfig.from_preset(image_folder, tmp_path / "t", "tiny-dct", steps=5,
+                                            prior_steps=0, init=grown, device="cpu",
+                                            overrides={**lap, "lr": 1e-2}), echo=lambda s: None)
+    border = torch.ones(3, 3, dtype=torch.bool)
+    border[1, 1] = False
+    w_grown = b.codec.decoder.net[-2].weight
+    w_trained = load_model(trained).codec.decoder.net[-2].weight
+    assert w_grown.shape[-2:] == (3, 3) and not w_grown[..., border].any()
+    assert w_trained[..., border].abs().sum() > 0  # trained, the neighbours' vectors are used
+    with pytest.raises(ValueError, match="cannot lap"):
+        train(TrainConfig.from_preset(image_folder, tmp_path / "x", "tiny-dct", steps=0,
+                                      prior_steps=0, init=trained, device="cpu",
+                                      overrides={"synth_kernel": 1}), echo=lambda s: None)
+
+
 def test_bench_sweeps_lams_without_lam_zero(lowres_model):
     """The per-layer index statistics come from lam 0; a sweep without it (bench_shards.py's
     LAMBDAS) gives the rows and no statistics instead of dividing by zero."""

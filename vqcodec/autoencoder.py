@@ -421,23 +421,47 @@ class PostFilter(nn.Module):
 
 class DecoderDCT(nn.Module):
     """The mirror of EncoderDCT: 1x1 (the coefficients back in place) -> ConvNeXt blocks
-    (residual scale 0) -> 1x1 (= color_dct transposed) -> pixel-shuffle b, then with
-    post_blocks a PostFilter (post_width wide) at 1/4."""
+    (residual scale 0) -> synthesis conv (= color_dct transposed) -> pixel-shuffle b, then with
+    post_blocks a PostFilter (post_width wide) at 1/4.
+
+    synth_kernel 1 draws each b x b block from its own feature vector alone (a learned inverse
+    DCT), so neighbouring blocks can disagree at their shared edge: blocking, which MS-SSIM sees
+    far more than PSNR. synth_kernel 3 draws it from the 3 x 3 neighbourhood of vectors (lapped
+    basis functions of 3b x 3b), started with the inverse DCT at the centre tap and zeros around,
+    so it computes what the block synthesis did until training moves it (lap_synthesis)."""
 
     def __init__(self, out_ch: int, block: int, width: int, blocks: int, latent_dim: int,
-                 groups: int = 1, post_blocks: int = 0, post_width: int = 64):
+                 groups: int = 1, post_blocks: int = 0, post_width: int = 64,
+                 synth_kernel: int = 1):
         super().__init__()
         n = _dct_width(out_ch, block, width, latent_dim)
+        k = synth_kernel
+        synth = nn.Conv2d(n, n, k, padding=k // 2, padding_mode="replicate")
+        with torch.no_grad():
+            synth.weight.zero_()
+            synth.bias.zero_()
+            synth.weight[:, :, k // 2, k // 2] = color_dct(block).T
         self.net = nn.Sequential(
             _set_1x1(nn.Conv2d(latent_dim, n, 1), torch.eye(n)[:, interleave(latent_dim, groups)]),
-            *_stage(n, blocks, 0.0), _set_1x1(nn.Conv2d(n, n, 1), color_dct(block).T),
-            nn.PixelShuffle(block),
+            *_stage(n, blocks, 0.0), synth, nn.PixelShuffle(block),
         ).to(memory_format=torch.channels_last)
         self.post = PostFilter(out_ch, post_width, post_blocks) if post_blocks else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         y = _run_lr(self.net, z)
         return (y if self.post is None else self.post(y)) + 0.5
+
+
+def lap_synthesis(state: dict, key: str, kernel: int) -> dict:
+    """A parent's DecoderDCT weights for a wider synthesis kernel: its k x k weight `key` at the
+    centre of a kernel x kernel one, zeros around, so the grown decoder decodes as it did."""
+    w = state[key]
+    if w.shape[-1] >= kernel:
+        raise ValueError(f"cannot lap a {w.shape[-1]}x{w.shape[-1]} synthesis into {kernel}x{kernel}")
+    out = w.new_zeros(*w.shape[:2], kernel, kernel)
+    lo = (kernel - w.shape[-1]) // 2
+    out[:, :, lo:lo + w.shape[-2], lo:lo + w.shape[-1]] = w
+    return {**state, key: out}
 
 
 def _decoder_slots(blocks: list[int]) -> list[tuple]:

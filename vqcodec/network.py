@@ -54,7 +54,8 @@ class Codec(nn.Module):
             g = self.groups or 1
             self.encoder = EncoderDCT(*args, c["stage_blocks"][0], c["latent_dim"], g)
             self.decoder = DecoderDCT(*args, decoder_blocks(c)[0], c["latent_dim"], g,
-                                      c.get("post_blocks", 0), c.get("post_width", 64))
+                                      c.get("post_blocks", 0), c.get("post_width", 64),
+                                      c.get("synth_kernel", 1))
         elif c["modality"] == "image":
             args = (c["in_channels"], c["channels"], c["latent_dim"], c["res_blocks"], st, self.shuffle)
             self.encoder, self.decoder = Encoder2d(*args), Decoder2d(*args)

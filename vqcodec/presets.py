@@ -198,6 +198,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     "photo-v5-g48-c9": dict(PHOTO_V5_C2, groups=48, prior_codes="coder", steps=0,
                             prior_steps=600,
                             target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    # Its chunk 10: lapped synthesis (synth_kernel 3: each 8x8 block drawn from the 3x3
+    # neighbourhood of feature vectors, grown from chunk 9's block synthesis as an identity),
+    # where chunk 8 found this line's MS-SSIM deficit is not only its loss: on Kodak its error
+    # across block edges is 1.14-1.25x that inside blocks (photo-v4-c6: 0.94-1.02). Stage 1 on
+    # the coder's codes as chunk 7, chunk 9's prior kept (a probe: the prior adapts after).
+    "photo-v5-g48-c10": dict(PHOTO_V5_C2, groups=48, synth_kernel=3, code_search="prior",
+                             revive=False, steps=600, lr=2e-4, prior_steps=0,
+                             target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.03, 0.1, 0.3, 1.0]),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

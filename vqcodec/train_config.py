@@ -20,7 +20,8 @@ from .presets import DEFAULT_PRESET, PRESETS, preset_modality
 ARCH_KEYS = ("channels", "latent_dim", "res_blocks", "codebook_size", "num_layers", "prior")
 # Optional architecture keys (absent = the default): a checkpoint must agree on these too.
 SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", "shuffle", "groups",
-              "stage_blocks", "decoder_blocks", "stereo", "post_blocks", "post_width")
+              "stage_blocks", "decoder_blocks", "stereo", "post_blocks", "post_width",
+              "synth_kernel")
 # What --init must share with the new model: the architecture but the prior (trained afresh).
 AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
 # Optional model keys of the quantizer, copied from the preset into config.json when present.

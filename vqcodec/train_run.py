@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
-from .autoencoder import grow_decoder
+from .autoencoder import grow_decoder, lap_synthesis
 from .devices import resolve_device
 from .models import Codec, decoder_blocks, model_id, resolve
 from .product_vq import split_groups
@@ -256,6 +256,10 @@ def init_from(codec: Codec, init: str | Path, modality: str, prior: bool = False
         state = {**{k: v for k, v in codec.state_dict().items() if k.startswith("decoder.post.")},
                  **state}
         diff = []
+    if diff == ["synth_kernel"] and codec.config.get("arch") == "dct":
+        # A parent with a narrower synthesis kernel: lapped around its own (lap_synthesis).
+        key = f"decoder.net.{1 + decoder_blocks(cfg)[0]}.weight"
+        state, diff = lap_synthesis(state, key, codec.config["synth_kernel"]), []
     if diff:
         raise ValueError(f"--init model {folder} has another architecture ({diff[0]}: "
                          f"{cfg.get(diff[0])!r} vs {codec.config.get(diff[0])!r})")
