@@ -351,9 +351,13 @@ def interleave(n: int, groups: int) -> torch.Tensor:
     return torch.argsort(group * n + r, stable=True)  # channel c = group g's (c mod d)-th
 
 
-def _set_1x1(conv: nn.Conv2d, weight: torch.Tensor) -> nn.Conv2d:
+def _set_centre(conv: nn.Conv2d, weight: torch.Tensor) -> nn.Conv2d:
+    """conv as the matrix `weight` (out, in): its centre tap, zeros around (a 1x1 conv is its
+    centre tap alone), no bias."""
+    k = conv.kernel_size
     with torch.no_grad():
-        conv.weight.copy_(weight.view_as(conv.weight))
+        conv.weight.zero_()
+        conv.weight[:, :, k[0] // 2, k[1] // 2] = weight
         conv.bias.zero_()
     return conv
 
@@ -384,9 +388,9 @@ class EncoderDCT(nn.Module):
         n = _dct_width(in_ch, block, width, latent_dim)
         basis = color_dct(block)
         self.net = nn.Sequential(
-            nn.PixelUnshuffle(block), _set_1x1(nn.Conv2d(n, n, 1), basis),
+            nn.PixelUnshuffle(block), _set_centre(nn.Conv2d(n, n, 1), basis),
             *_stage(n, blocks, 0.0),
-            _set_1x1(nn.Conv2d(n, latent_dim, 1), torch.eye(n)[interleave(latent_dim, groups)]),
+            _set_centre(nn.Conv2d(n, latent_dim, 1), torch.eye(n)[interleave(latent_dim, groups)]),
         ).to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -436,13 +440,10 @@ class DecoderDCT(nn.Module):
         super().__init__()
         n = _dct_width(out_ch, block, width, latent_dim)
         k = synth_kernel
-        synth = nn.Conv2d(n, n, k, padding=k // 2, padding_mode="replicate")
-        with torch.no_grad():
-            synth.weight.zero_()
-            synth.bias.zero_()
-            synth.weight[:, :, k // 2, k // 2] = color_dct(block).T
+        synth = _set_centre(nn.Conv2d(n, n, k, padding=k // 2, padding_mode="replicate"),
+                            color_dct(block).T)
         self.net = nn.Sequential(
-            _set_1x1(nn.Conv2d(latent_dim, n, 1), torch.eye(n)[:, interleave(latent_dim, groups)]),
+            _set_centre(nn.Conv2d(latent_dim, n, 1), torch.eye(n)[:, interleave(latent_dim, groups)]),
             *_stage(n, blocks, 0.0), synth, nn.PixelShuffle(block),
         ).to(memory_format=torch.channels_last)
         self.post = PostFilter(out_ch, post_width, post_blocks) if post_blocks else None
