@@ -74,6 +74,30 @@ def test_broken_model_folders(tiny_model, tmp_path, case, words):
         load_model(m)
 
 
+def test_prior_check_is_remembered_per_model_and_machine(tiny_model, tmp_path, monkeypatch):
+    """The fingerprint check runs once per model identity (and torch, CPU, device); a model
+    whose stored fingerprint changes is a new identity, so it is checked (and refused) again."""
+    from vqcodec.prior import ExactPrior
+    m = broken_copy(tiny_model, tmp_path)
+    monkeypatch.setenv("VQCODEC_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = ExactPrior.verify
+    monkeypatch.setattr(ExactPrior, "verify", lambda self, fp: calls.append(fp) or real(self, fp))
+    a = load_model(m)
+    b = load_model(m)
+    assert len(calls) == 1 and b.model_id == a.model_id and not b.codec.exact.force_f64
+    assert len(list((tmp_path / "cache" / "verified").iterdir())) == 1
+    cfg = json.loads((m / "config.json").read_text())
+    cfg["prior_fingerprint"] = "0" * 64
+    (m / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="fingerprint"):
+        load_model(m)
+    monkeypatch.setenv("VQCODEC_CACHE", "")  # empty: remember nothing
+    load_model(tiny_model)
+    load_model(tiny_model)
+    assert len(calls) == 4  # once for the refused one, once for each load here
+
+
 def test_stride_one_steps_keep_the_grid():
     """strides=[1, 2]: the first step keeps full resolution, so the total stride is 2."""
     from vqcodec.models import Codec

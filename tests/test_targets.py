@@ -180,7 +180,7 @@ def test_truncate_audio_matches_compress(tmp_path):
 
 def test_truncate_bad_input(small_photo, tmp_path):
     full = tmp_path / "4.vqc"
-    assert invoke("compress", small_photo, "-o", full).returncode == 0
+    assert invoke("compress", small_photo, "-o", full, "--layers", "3").returncode == 0
     out = tmp_path / "o.vqc"
     fails_cleanly(invoke("truncate", full, "-o", out, "--layers", "5"), "stores only 3")
     fails_cleanly(invoke("truncate", full, "-o", out), "give one of")
@@ -207,3 +207,22 @@ def test_lambda_is_a_knob_of_entropy_constrained_models(lowres_model):
     best = max(targets.psnr(img, api.decompress(c.data, lm)) for c in fits)
     assert note is None and data in [c.data for c in fits]
     assert targets.psnr(img, api.decompress(data, lm)) == best
+
+
+def test_an_image_model_may_store_fewer_layers_by_default(lowres_model, tmp_path):
+    """config "default_layers" (photo-v5-g48-c11: 2 of 3) sets what compress() stores without
+    --layers; targets and the bench still see every layer count."""
+    import shutil
+    m = tmp_path / "m"
+    shutil.copytree(lowres_model, m, ignore=shutil.ignore_patterns("checkpoint.pt", "*.jsonl"))
+    cfg = json.loads((m / "config.json").read_text())
+    cfg["default_layers"] = 1
+    (m / "config.json").write_text(json.dumps(cfg))
+    lm = load_model(m)
+    img = media.load_image(EXAMPLES / "photo.png")[:64, :96]
+    assert lm.codec.num_layers == 2
+    assert container.read_header(api.compress(img, lm)).num_layers == 1
+    assert api.compress(img, lm) == api.compress(img, lm, 1)
+    assert container.read_header(api.compress(img, lm, 2)).num_layers == 2
+    cands = targets.image_candidates(img, lm)
+    assert {c.setting["layers"] for c in cands} == {1, 2}

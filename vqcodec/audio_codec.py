@@ -33,7 +33,7 @@ from . import audio, container, limits
 from .errors import reraise_as
 from .files import atomic_write_bytes
 from .media import MediaWarning
-from .models import LoadedModel, audio_default
+from .models import LoadedModel, audio_default, default_layers
 from .segments import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 
 SEGMENT_SECONDS = 10.0  # chunk length: a container segment per channel
@@ -144,12 +144,6 @@ def _warn_level(drop: float | None, model: LoadedModel, what: str, rate: int | N
     warnings.warn(f"{what}: model {model.name!r} gives this audio back {drop:.0f} dB quieter "
                   f"(measured on its first {seconds:.{0 if seconds >= 10 else 1}f} s){why}",
                   MediaWarning, stacklevel=3)
-
-
-def default_layers(model: LoadedModel) -> int:
-    """The layers a file gets when none are asked for: the model's config "default_layers"
-    (music-stft-2: 2, since its layers 3-4 buy almost nothing for 25 kbps), else all."""
-    return int(model.codec.config.get("default_layers", model.codec.num_layers))
 
 
 def encode_chunks(chunks: Iterable[np.ndarray], model: LoadedModel, layers: int | None = None,

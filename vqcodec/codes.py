@@ -73,7 +73,8 @@ def _u16(codes) -> np.ndarray:
 
 
 def codes_of_image(img: np.ndarray, model: LoadedModel, tile: int = image_codec.TILE) -> Codes:
-    """The indices compress() would store for a uint8 image (H, W, C), tile by tile."""
+    """The indices compress() would store for a uint8 image (H, W, C) with every layer, tile by
+    tile."""
     img = image_codec.check_image(img)
     h, w = img.shape[:2]
     t = tile if max(h, w) > tile else 0

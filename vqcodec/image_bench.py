@@ -87,7 +87,8 @@ def _bench_model(name: str, images: dict, device: str, log: Callable[[str], None
     for fname, img in images.items():
         for lam in lams:
             t = time.perf_counter()
-            data = api.compress(img, lm, rdo=lam) if lm.codec.groups else api.compress(img, lm)
+            # every layer (not the model's default_layers), cut below
+            data = api.compress(img, lm, n, rdo=lam) if lm.codec.groups else api.compress(img, lm, n)
             t_enc = time.perf_counter() - t
             f = container.unpack(data)
             if lam == 0:

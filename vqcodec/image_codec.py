@@ -20,7 +20,7 @@ import torch
 
 from . import container, limits, media
 from .errors import reraise_as
-from .models import LoadedModel
+from .models import LoadedModel, default_layers
 from .rdo import search_rd, search_rd_groups
 from .segments import CodecError, check_layers_arg, check_model, decode_streams, encode_streams
 
@@ -146,7 +146,8 @@ def compress(img: np.ndarray, model: LoadedModel, layers: int | None = None,
     """Compress a uint8 image (H, W, C) with C in {1, 3}; returns the bytes of a .vqc file.
 
     Args:
-        layers: store only the first `layers` HR-VQ layers (smaller file, coarser image).
+        layers: store only the first `layers` HR-VQ layers (smaller file, coarser image);
+            default: the model's config "default_layers", else all.
         rdo: lam of the rate-distortion optimised codeword choice (vqcodec.rdo): 0 picks the
             nearest words; default: the model's tuned value (its config's "rdo", else 0).
     """
@@ -165,7 +166,7 @@ def compress_many(imgs: list[np.ndarray], model: LoadedModel, layers: int | None
     if codec.modality != "image":
         raise CodecError(f"model {model.name!r} is an {codec.modality} model; this input is an "
                          "image (pass an image model with --model)")
-    n = codec.num_layers if layers is None else layers
+    n = default_layers(model) if layers is None else layers
     if not 1 <= n <= codec.num_layers:
         raise CodecError(f"--layers must be between 1 and {codec.num_layers}, not {n}")
     if tile % codec.stride:

@@ -170,7 +170,7 @@ def image_candidates(img: np.ndarray, model: LoadedModel) -> list[Candidate]:
     """Every (knob setting, layer count) of an image: one encode per setting, then cuts."""
     out = []
     for s in knob_settings(model):
-        data = api.compress(img, model, rdo=s.get("rdo"))
+        data = api.compress(img, model, model.codec.num_layers, rdo=s.get("rdo"))  # cut below
         out += [Candidate(dict(c.setting, **s), c.data) for c in candidates(data)]
     return out
 

@@ -39,13 +39,13 @@ def make(name: str, modality: str) -> None:
         x = x[:rate]
         if lm.codec.config.get("stereo") == "mid-side":
             x = np.stack([x, 0.6 * np.roll(x, rate // 200)], 1)
-        data = audio_codec.compress_audio(x, rate, lm)
+        data = audio_codec.compress_audio(x, rate, lm, lm.codec.num_layers)  # every layer
         y, r = audio_codec.decompress_audio(data, lm)
         sf.write(expected, y, r, subtype="PCM_16")
     else:
         side = SMALL.get(name, 64)
         img = media.load_image(EXAMPLES / "photo.png")[160:160 + side, 240:240 + side]
-        data = api.compress(np.ascontiguousarray(img), lm)
+        data = api.compress(np.ascontiguousarray(img), lm, lm.codec.num_layers)  # every layer
         media.save_image(api.decompress(data, lm), expected)
     vqc.write_bytes(data)
     print(f"{name}: {vqc.name} {len(data)} bytes, {expected.name}")
