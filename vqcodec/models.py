@@ -165,7 +165,8 @@ def _verified_marker(mid: bytes, device: torch.device) -> Path | None:
     if not root:
         return None
     cpu = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")()
-    what = [mid.hex(), torch.__version__, cpu, platform.machine(), device.type]
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    what = [mid.hex(), torch.__version__, cpu, platform.machine(), device.type, gpu]
     return Path(root) / "verified" / hashlib.sha256("|".join(what).encode()).hexdigest()[:32]
 
 
