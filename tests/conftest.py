@@ -31,13 +31,9 @@ def shared_data(*parts: str) -> Path:
 def _own_cache(tmp_path_factory):
     """Models' remembered prior checks (models._verify_prior) go to a folder of this run, not
     the user's ~/.cache, so every run checks each prior at least once."""
-    old = os.environ.get("VQCODEC_CACHE")
-    os.environ["VQCODEC_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        del os.environ["VQCODEC_CACHE"]
-    else:
-        os.environ["VQCODEC_CACHE"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VQCODEC_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 def invoke(*args, input: bytes | None = None) -> SimpleNamespace:

@@ -212,9 +212,8 @@ def test_lambda_is_a_knob_of_entropy_constrained_models(lowres_model):
 def test_an_image_model_may_store_fewer_layers_by_default(lowres_model, tmp_path):
     """config "default_layers" (photo-v5-g48-c11: 2 of 3) sets what compress() stores without
     --layers; targets and the bench still see every layer count."""
-    import shutil
-    m = tmp_path / "m"
-    shutil.copytree(lowres_model, m, ignore=shutil.ignore_patterns("checkpoint.pt", "*.jsonl"))
+    from tests.test_models import broken_copy  # a copy of a model folder to edit
+    m = broken_copy(lowres_model, tmp_path)
     cfg = json.loads((m / "config.json").read_text())
     cfg["default_layers"] = 1
     (m / "config.json").write_text(json.dumps(cfg))

@@ -176,8 +176,9 @@ def _verify_prior(exact: ExactPrior, fingerprint: str, mid: bytes, device: torch
     cannot change while none of them does. The model's identity hashes its config, so a model
     whose stored fingerprint changed is checked again."""
     marker = _verified_marker(mid, device)
-    if marker is not None and marker.is_file() and marker.read_text() in ("f32", "f64"):
-        exact.force_f64 = marker.read_text() == "f64"
+    known = marker.read_text() if marker is not None and marker.is_file() else None
+    if known in ("f32", "f64"):
+        exact.force_f64 = known == "f64"
         return
     exact.verify(fingerprint)
     if marker is not None:
