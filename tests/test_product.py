@@ -608,3 +608,51 @@ def test_bench_sweeps_lams_without_lam_zero(lowres_model):
     rows, stats = _bench_model(str(lowres_model), {"a.png": synthetic_image(48, 64, 2)}, "cpu",
                                lambda s: None, (0.0,))
     assert [s["layer"] for s in stats] == [1, 2]
+
+
+def test_lowfreq_emphasis_weighs_the_groups_seen_in_block_means():
+    """lowfreq_weight: the probe measures each group's share in the decoded picture's block
+    means, and the search weighs group g by sens * (1 + kappa * share); lam keeps its scale."""
+    torch.manual_seed(0)
+    plain = ProductHRVQ(dim=8, groups=2, codebook_size=4, num_layers=1, weighted=True)
+    assert "lowfreq" not in plain.state_dict()  # the models shipped before keep their tensors
+    q = ProductHRVQ(dim=8, groups=2, codebook_size=4, num_layers=1, weighted=True,
+                    lowfreq_weight=4.0)
+    checker = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(6, 6)  # no block mean at all
+
+    def decode(z):  # group 0 paints flat 2x2 blocks, group 1 a pattern inside them
+        up = F.interpolate(z, scale_factor=2, mode="nearest")
+        return up[:, :4].sum(1, keepdim=True) + up[:, 4:].sum(1, keepdim=True) * checker
+
+    q.probe_sensitivity(decode, torch.randn(2, 8, 6, 6), block=2)
+    assert torch.allclose(q.lowfreq, torch.tensor([1.0, 0.0]), atol=1e-5)
+    w = (q.sens * q.scale).mean() / q.search_scale()
+    assert torch.allclose(w, q.sens * torch.tensor([5.0, 1.0]))
+    q.lowfreq_weight = 0.0
+    assert torch.allclose((q.sens * q.scale).mean() / q.search_scale(), q.sens)
+
+
+def test_a_fork_resumed_with_lowfreq_emphasis_probes_it_before_coding(lowres_model, image_folder,
+                                                                       tmp_path):
+    """A checkpoint copied and resumed under a preset with lowfreq_weight: the config takes it,
+    stage 2 probes the emphasis before the coder's search, and the model ships with it."""
+    import shutil
+
+    from vqcodec.train import TrainConfig, train
+
+    over = {"search_weight": "decoder", "init_prior": True, "prior_codes": "coder"}
+    kw = dict(steps=4, prior_steps=2, device="cpu")
+    train(TrainConfig.from_preset(image_folder, tmp_path / "a", "tiny-lowres", init=lowres_model,
+                                  overrides=over, stop_at=2, **kw), echo=lambda s: None)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    said: list[str] = []
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "b", "tiny-lowres", resume=True,
+                                        overrides={**over, "lowfreq_weight": 4.0}, **kw),
+                echo=said.append)
+    assert any("low-frequency emphasis probed" in s for s in said)
+    assert json.loads((out / "config.json").read_text())["lowfreq_weight"] == 4.0
+    lm = load_model(out)
+    q = lm.codec.quantizer
+    assert q.lowfreq_weight == 4.0 and bool((q.lowfreq > 0).any()) and bool((q.lowfreq < 1).all())
+    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    assert api.decompress(api.compress(img, lm, rdo=0.1), lm).shape == img.shape

@@ -76,7 +76,8 @@ class Codec(nn.Module):
         if self.groups:  # product HR-VQ: one tree per channel group, a prior per (layer, group)
             self.quantizer = ProductHRVQ(c["latent_dim"], c["groups"], c["codebook_size"],
                                          c["num_layers"], c["beta"], *usage,
-                                         weighted=c.get("search_weight") == "decoder")
+                                         weighted=c.get("search_weight") == "decoder",
+                                         lowfreq_weight=c.get("lowfreq_weight", 0.0))
             self.prior = GroupPrior(c["codebook_size"], c["num_layers"], c["groups"], p["width"],
                                     p["blocks"], p["phases"])
         else:

@@ -305,11 +305,14 @@ def probe_sensitivity(codec: Codec, x: torch.Tensor, world: int) -> None:
         with torch.autocast(z.device.type, enabled=False):
             return net(z.contiguous(memory_format=torch.channels_last)).float()
 
-    q.probe_sensitivity(decode, codec.encoder(x[:1]).float())
+    block = codec.stride if codec.modality == "image" else 0  # lowfreq: block means
+    q.probe_sensitivity(decode, codec.encoder(x[:1]).float(), block=block)
     codec.train(was)
     if world > 1:
-        dist.all_reduce(q.sens)
-        q.sens.div_(world)
+        for buf in (q.sens, getattr(q, "lowfreq", None)):
+            if buf is not None:
+                dist.all_reduce(buf)
+                buf.div_(world)
 
 
 def stage2(run: Run) -> torch.Tensor:
@@ -368,6 +371,7 @@ def _coder_prior_codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
         run.log.say(f"stage 2: {cache.name} is missing; searching the codes again under the "
                     f"prior of step {run.step}, not the parent's")
     codec.exact = exact_prior(run.config, codec.prior.export(), dev)
+    _probe_if_new(run)
     run.log.say("stage 2: coding the prior's crops with the coder's search (minutes)")
     codes = extract_codes(codec, run.task, run.train_files, seed + 2 + run.rank, dev, coder=True)
     val_codes = extract_codes(codec, run.task, run.val_files, seed + 3, dev, val=True, coder=True)
@@ -375,6 +379,19 @@ def _coder_prior_codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
     torch.save({"train": codes, "val": val_codes}, tmp)
     tmp.replace(cache)
     return codes, val_codes
+
+
+def _probe_if_new(run: Run) -> None:
+    """A low-frequency emphasis its parent did not have (lowfreq_weight > 0, lowfreq unprobed)
+    is measured before the coder's search uses it: the probe of stage 1, over 16 crops."""
+    q = run.codec.quantizer
+    if getattr(q, "lowfreq_weight", 0) > 0 and not bool((q.lowfreq > 0).any()):
+        run.task.load(run.train_files, run.cfg.seed + 7)
+        for _ in range(16):
+            probe_sensitivity(run.codec, run.task.batch(1, run.dev), run.world)
+        run.task.release()
+        run.log.say("stage 2: low-frequency emphasis probed: "
+                    f"{[round(v, 3) for v in q.lowfreq.tolist()]}")
 
 
 @torch.no_grad()

@@ -25,7 +25,10 @@ SHAPE_KEYS = ("strides", "base_channels", "sample_rate", "arch", "latent_rows", 
 # What --init must share with the new model: the architecture but the prior (trained afresh).
 AE_KEYS = tuple(k for k in ARCH_KEYS if k != "prior") + ("in_channels", "modality") + SHAPE_KEYS
 # Optional model keys of the quantizer, copied from the preset into config.json when present.
-QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight", "nearest")
+QUANTIZER_KEYS = ("usage_decay", "dead_usage", "codebook_update", "search_weight", "nearest",
+                  "lowfreq_weight")
+# Of those, what a resumed run may change (see resumed_config).
+SEARCH_KEYS = ("lowfreq_weight",)
 # Optional encode-time defaults, copied the same way: the default lam ("rdo") and the lams the
 # rate targets try ("target_lambdas"), see image_codec and targets.
 CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
@@ -164,7 +167,10 @@ def resumed_config(ck: dict, fresh: dict, name: str | None, where: Path) -> dict
     run.update({k: fresh["training"][k] for k in STUDY_KEYS if k in fresh["training"]})
     tr = ck["config"]["training"]
     resumed = tr.get("resumed", []) + [[ck["stage"], ck["step"]]]
-    config = {**ck["config"], "training": {**tr, **run, "resumed": resumed}}
+    # The search's settings are not architecture: a fork may change them (e.g. a low-frequency
+    # emphasis for the coder's codes of its stage 2).
+    search = {k: fresh[k] for k in SEARCH_KEYS if k in fresh}
+    config = {**ck["config"], **search, "training": {**tr, **run, "resumed": resumed}}
     if name:  # a name given on resume names the model that comes out
         config["name"] = name
     return config

@@ -193,7 +193,9 @@ def _start(run: Run, n_files: int) -> dict | None:
         ck = torch.load(run.ckpt_path, map_location=run.dev, weights_only=False)
         run.config = resumed_config(ck, run.config, cfg.name, run.ckpt_path)
         run.codec = Codec(run.config).to(run.dev)
-        run.codec.load_state_dict(ck["model"])
+        missing, unexpected = run.codec.load_state_dict(ck["model"], strict=False)
+        if unexpected or set(missing) - {"quantizer.lowfreq"}:  # a fork's new emphasis: probed
+            raise ValueError(f"{run.ckpt_path}: its weights do not match the architecture")
         run.codec.quantizer.mark_used()
         run.stage, run.step = ck["stage"], ck["step"]
         run.log.say(f"resuming stage {run.stage} at step {run.step}")
@@ -265,7 +267,7 @@ def init_from(codec: Codec, init: str | Path, modality: str, prior: bool = False
                          f"{cfg.get(diff[0])!r} vs {codec.config.get(diff[0])!r})")
     missing, unexpected = codec.load_state_dict(state, strict=False)
     # A parent without the search's sensitivity weights: the first probe measures them.
-    missing = [k for k in missing if k != "quantizer.sens"]
+    missing = [k for k in missing if k not in ("quantizer.sens", "quantizer.lowfreq")]
     if unexpected or any(not k.startswith("prior.") for k in missing):
         raise ValueError(f"--init model {folder}: its weights do not match the architecture")
     codec.quantizer.mark_used()
