@@ -209,6 +209,55 @@ def test_lambda_is_a_knob_of_entropy_constrained_models(lowres_model):
     assert targets.psnr(img, api.decompress(data, lm)) == best
 
 
+def test_a_long_lam_ladder_is_bisected(lowres_model, tmp_path, monkeypatch):
+    """More than BISECT_ABOVE lams: a target costs about log2(len) encodes, meets the target,
+    and its pick comes from the lam whose whole file is the first to fit (or the one below)."""
+    from tests.test_models import broken_copy  # a copy of a model folder to edit
+
+    m = broken_copy(lowres_model, tmp_path)
+    cfg = json.loads((m / "config.json").read_text())
+    cfg["target_lambdas"] = [0.0, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.6, 1.0]
+    (m / "config.json").write_text(json.dumps(cfg))
+    lm = load_model(m)
+    img = media.load_image(EXAMPLES / "photo.png")[:64, :96]
+    every = targets.image_candidates(img, lm)
+    real, calls = api.compress, []
+    monkeypatch.setattr(api, "compress", lambda *a, **k: calls.append(k["rdo"]) or real(*a, **k))
+    n = lm.codec.num_layers
+    whole = {c.setting["rdo"]: c.rate() for c in every if c.setting["layers"] == n}
+    lams = sorted(whole)
+    for limit in sorted({c.rate() for c in every})[2::3]:
+        calls.clear()
+        data, note = targets.compress_to_target(img, lm, Target("bpp", limit))
+        assert note is None and targets.Candidate({}, data).rate() <= limit and len(calls) <= 5
+        # a boundary the bisection found (no whole file fits: the last lam, whose cuts may)
+        j = next((k for k in range(len(lams)) if lams[k] in calls and whole[lams[k]] <= limit
+                  and (k == 0 or whole[lams[k - 1]] > limit)), len(lams) - 1)
+        assert data in [c.data for c in every if c.setting["rdo"] in lams[max(j - 1, 0):j + 1]]
+    calls.clear()
+    want = targets.psnr(img, api.decompress(every[len(every) // 2].data, lm))
+    data, note = targets.compress_to_target(img, lm, Target("psnr", want))
+    assert note is None and len(calls) <= 5
+    assert targets.psnr(img, api.decompress(data, lm)) >= want
+
+
+def test_bisection_finds_what_trying_every_lam_finds_on_the_default_model():
+    """On a real model bytes and quality fall with lam, so the bracket holds the best file."""
+    from vqcodec.models import DEFAULTS
+
+    lm = load_model(DEFAULTS["image"])
+    if len(targets.knob_settings(lm)) <= targets.BISECT_ABOVE:
+        pytest.skip("the default model's ladder is tried in full")
+    img = media.load_image(EXAMPLES / "photo.png")[:128, :192]
+    every = targets.image_candidates(img, lm)
+    q = {c.data: targets.psnr(img, api.decompress(c.data, lm)) for c in every}
+    for limit in (0.3, 0.6, 1.0, 1.6):
+        data, _ = targets.compress_to_target(img, lm, Target("bpp", limit))
+        best = max(q[c.data] for c in every if c.rate() <= limit)
+        assert q[data] >= best - 0.2, limit
+
+
+
 def test_an_image_model_may_store_fewer_layers_by_default(lowres_model, tmp_path):
     """config "default_layers" (photo-v5-g48-c11: 2 of 3) sets what compress() stores without
     --layers; targets and the bench still see every layer count."""

@@ -10,7 +10,9 @@
 The layer count costs one encode: HR-VQ is progressive, so the file of the first k layers is
 the full file cut down by ``container.truncate`` (byte-identical to ``compress(layers=k)``).
 A model whose quantizer has an entropy-constrained choice (a product HR-VQ) also has the
-encoder's lam: one encode per lam in ``knob_settings()``, each cut into every layer count. A new
+encoder's lam: one encode per lam in ``knob_settings()``, each cut into every layer count; a
+ladder of more than ``BISECT_ABOVE`` lams is bisected (``bracket_candidates``), so a target
+costs about log2 of its length encodes. A new
 knob (the models of one family) adds its settings there; ``choose()`` only sees bytes and a
 quality (PSNR, measured by decoding, for ``psnr`` and when the knobs are more than the layer
 count), so the targets keep working whatever makes the candidates.
@@ -253,11 +255,57 @@ def _image_choice(img: np.ndarray, model: LoadedModel, target: Target,
                   strict: bool) -> tuple[Candidate, str | None]:
     target.check("image")
     ref = image_codec.check_image(img)
+    seen: dict[bytes, float] = {}
 
-    def quality(c: Candidate) -> float:
-        return psnr(ref, api.decompress(c.data, model))
+    def quality(c: Candidate) -> float:  # each file decoded once, however often it is asked
+        if c.data not in seen:
+            seen[c.data] = psnr(ref, api.decompress(c.data, model))
+        return seen[c.data]
 
+    if len(knob_settings(model)) > BISECT_ABOVE:
+        return choose(bracket_candidates(img, model, target, quality), target, quality, strict)
     return choose(image_candidates(img, model), target, quality, strict)
+
+
+# A lam ladder longer than this is bisected (photo-v5-g48-c14 has 12 lams: 5 encodes instead of
+# 12, each 1-2 s for a Kodak photo on 2 cores); shorter ones (photo-v5-g48-c11: 10) are tried in
+# full, as before, which finds the best candidate even where bytes are not monotone in lam.
+BISECT_ABOVE = 10
+
+
+def bracket_candidates(img: np.ndarray, model: LoadedModel, target: Target,
+                       quality: Callable[[Candidate], float]) -> list[Candidate]:
+    """The candidates (every layer count) of the two lams of the model's ladder around the
+    target, found by bisection: the file of all layers shrinks, and decodes worse, as lam
+    grows. Rate targets: the smallest lam whose whole file fits, and the lam below it (its
+    shorter cuts may fit with more quality); psnr: the largest lam whose whole file reaches it,
+    and the lam below it (its shorter cuts may reach it in fewer bytes)."""
+    lams = sorted(float(s["rdo"]) for s in knob_settings(model))
+    n, cache = model.codec.num_layers, {}
+
+    def cuts(j: int) -> list[Candidate]:
+        if j not in cache:
+            data = api.compress(img, model, n, rdo=lams[j])
+            cache[j] = [Candidate(dict(c.setting, rdo=lams[j]), c.data) for c in candidates(data)]
+        return cache[j]
+
+    def meets(j: int) -> bool:  # lam j's whole file; rate: True from some j on, psnr: up to one
+        full = cuts(j)[-1]
+        if target.kind == "psnr":
+            return quality(full) >= target.value
+        return (full.nbytes if target.kind == "max_size" else full.rate()) <= target.value
+
+    # Along the ladder, "fits" (rate) and "falls short" (psnr) are False, then True: find where.
+    rate = target.kind != "psnr"
+    lo, hi = -1, len(lams)  # False at -1 and True at len(lams), by convention
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if meets(mid) == rate:
+            hi = mid
+        else:
+            lo = mid
+    j = min(hi, len(lams) - 1) if rate else max(hi - 1, 0)  # none fits: the last; none reaches: 0
+    return [c for k in (j - 1, j) if k >= 0 for c in cuts(k)]
 
 
 def compress_audio_to_target(wave: np.ndarray, rate: int, model: LoadedModel,
