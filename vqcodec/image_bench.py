@@ -71,8 +71,10 @@ def _curve(rows: list[dict], codec: str, metric: str) -> tuple[list[float], list
 # each with every layer count; models without the knob are swept over layers only. 0.003 and 2
 # reach the ends of photo-v4-c3's training range (about 1.5 and 0.1 bpp on Kodak); 0.005 fills
 # the frontier's widest gap (photo-v5-g48-c2: 0.97 bpp at lam 0.01, 1.67 at 0.003), 0.02 and
-# 0.05 the next ones (photo-v5-g48-c10: 0.44 bpp at lam 0.03, 0.80 at 0.01; 0.19 at 0.1).
-BENCH_LAMBDAS = (0.0, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0, 2.0)
+# 0.05 the next ones (photo-v5-g48-c10: 0.44 bpp at lam 0.03, 0.80 at 0.01; 0.19 at 0.1);
+# 0.002 and 0.001 the top (photo-v5-g48-c11: 1.4 bpp at lam 0.003, then 3.8 at lam 0, where
+# they give 1.6-2.6 bpp: the rates people keep photos at).
+BENCH_LAMBDAS = (0.0, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0, 2.0)
 
 
 def _bench_model(name: str, images: dict, device: str, log: Callable[[str], None],

@@ -26,7 +26,7 @@ KODAK = Path(os.environ.get("KODAK", "../shared/data/kodak"))
 ROWS = Path(os.environ.get("ROWS", "/tmp/rows"))
 # LAMBDAS="0 0.003 0.01" for fewer (a quicker look; the merged BD-rates then see fewer points)
 LAMBDAS = tuple(float(v) for v in os.environ.get(
-    "LAMBDAS", "0 0.003 0.005 0.01 0.02 0.03 0.05 0.1 0.3 1").split())
+    "LAMBDAS", "0 0.001 0.002 0.003 0.005 0.01 0.02 0.03 0.05 0.1 0.3 1").split())
 
 
 def run(model: str, names: list[str]) -> None:

@@ -9,7 +9,9 @@
 #   for n in g48 g48-c2 g48-c5 g48-c6 g48-c7 g48-c8 g48-c9 g48-c10 g48-c11; do
 #       bash training/photo-v5/run_chunk.sh $n; done        # about 10 CPU-hours on 2 cores
 # Checkpoints and the log go to $OUT (default $CKPT/NAME), outside the work tree; RESUME=1
-# continues a chunk cut off in the same session. Extra options go to `vqcodec train` (e.g.
+# continues a chunk cut off in the same session. g48-c14 is a fork of g48-c13 at step 500 (run
+# `run_chunk.sh g48-c13 --stop-at 500` first): its checkpoint is copied and resumed under the
+# g48-c14 preset. Extra options go to `vqcodec train` (e.g.
 # --steps). Data: BSDS500 + Wikimedia photos (../shared/data/photos), never Kodak.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,10 +26,16 @@ case $n in  # name and parent of each chunk (its preset is photo-v5-<name withou
     g48-c3|g48-c4|g48-c5) name=photo-v5-$n init=weights/photo-v5-g48-c2 ;;
     g48-c6|g48-c7|g48-c8|g48-c9|g48-c10|g48-c11)
         name=photo-v5-$n init=$C/photo-v5-g48-c$((${n#g48-c} - 1)) ;;
-    *) echo "no chunk $n (1-3, g48, g48-c2 ... g48-c11)" >&2; exit 2 ;;
+    g48-c13) name=photo-v5-g48-c13 init=weights/photo-v5-g48-c11 ;;
+    g48-c14) name=photo-v5-g48-c14 init= ;;
+    *) echo "no chunk $n (1-3, g48, g48-c2 ... g48-c14)" >&2; exit 2 ;;
 esac
 preset=${name/photo-v5-c1/photo-v5}
 OUT=${OUT:-$C/$name}
+if [ "$n" = g48-c14 ] && [ ! -e "$OUT/checkpoint.pt" ]; then  # the fork point: c13 at step 500
+    mkdir -p "$OUT" && cp "$C/photo-v5-g48-c13/checkpoint.pt" "$OUT/"
+    RESUME=1
+fi
 DATA=${DATA:-../shared/data/photos}
 python -m vqcodec train --data "$DATA" --out "$OUT" --preset "$preset" --name "$name" \
     ${init:+--init "$init"} --seed 0 ${RESUME:+--resume} "$@"
