@@ -24,6 +24,11 @@ PHOTO_V5 = dict(PHOTO_V4_C3, arch="dct", strides=[8], channels=[192], latent_dim
                 prior_crop=256, prior_batch=2)
 PHOTO_V5_C2 = dict(PHOTO_V5, steps=0, prior_steps=1500, init_prior=True, rdo=0.01,
                    target_lambdas=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0])
+# The 48-tree line from chunk 11 on: stage 1 on the coder's codes, no dead-word restarts, and the
+# lam ladder of the bench (10 lams; 12 with the top, 0.002 and 0.001, from chunk 13 on).
+G48_CODER = dict(PHOTO_V5_C2, groups=48, code_search="prior", revive=False)
+LAMS_10 = [0.0, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0]
+LAMS_12 = [0.0, 0.001, 0.002, *LAMS_10[1:]]
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -212,19 +217,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     # MS-SSIM, at 0.45-0.8 bpp), then its prior fitted to the coder's codes (chunk 6's recipe).
     # target_lambdas gain 0.02 and 0.05, where the ladder left 0.44-0.80 and 0.19-0.44 bpp
     # without a setting for --bpp targets.
-    "photo-v5-g48-c11": dict(PHOTO_V5_C2, groups=48, synth_kernel=3, code_search="prior",
-                             revive=False, ms_ssim_weight=0.015, prior_codes="coder",
-                             steps=1200, lr=2e-4, prior_steps=600,
-                             target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1,
-                                             0.3, 1.0]),
+    "photo-v5-g48-c11": dict(G48_CODER, synth_kernel=3, ms_ssim_weight=0.015,
+                             prior_codes="coder", steps=1200, lr=2e-4, prior_steps=600,
+                             target_lambdas=LAMS_10),
     # Its chunk 12 (a probe from the default, chunk 11): how far a larger MS-SSIM share moves
     # the metric where the issue's must is furthest (+36.8 % against WebP on MS-SSIM, −26.9 %
     # against JPEG on PSNR with 1.9 points to spare): 0.04 for 1000 steps, chunk 11's prior kept.
-    "photo-v5-g48-c12": dict(PHOTO_V5_C2, groups=48, synth_kernel=3, code_search="prior",
-                             revive=False, ms_ssim_weight=0.04, steps=1000, lr=2e-4,
-                             prior_steps=0,
-                             target_lambdas=[0.0, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1,
-                                             0.3, 1.0]),
+    "photo-v5-g48-c12": dict(G48_CODER, synth_kernel=3, ms_ssim_weight=0.04, steps=1000,
+                             lr=2e-4, prior_steps=0, target_lambdas=LAMS_10),
     # Its chunk 13: a wider lapped synthesis (synth_kernel 5: each 8x8 block drawn from the 5x5
     # neighbourhood, basis functions of 40x40 px), grown from chunk 11's 3x3 as an identity, with
     # chunk 11's recipe (1200 stage-1 steps on the coder's codes, a 0.015 MS-SSIM share, the
@@ -233,11 +233,9 @@ IMAGE_PRESETS: dict[str, dict] = {
     # 3x3 lapping was the one lever that bought both metrics. +16 ms of decoding for 768x512.
     # target_lambdas gain 0.002 and 0.001: chunk 11 has nothing between 1.4 bpp (lam 0.003) and
     # 3.8 (lam 0), where they give 1.6-2.6 bpp and 36-37.7 dB on Kodak.
-    "photo-v5-g48-c13": dict(PHOTO_V5_C2, groups=48, synth_kernel=5, code_search="prior",
-                             revive=False, ms_ssim_weight=0.015, prior_codes="coder",
-                             steps=1200, lr=2e-4, prior_steps=600,
-                             target_lambdas=[0.0, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03,
-                                             0.05, 0.1, 0.3, 1.0]),
+    "photo-v5-g48-c13": dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015,
+                             prior_codes="coder", steps=1200, lr=2e-4, prior_steps=600,
+                             target_lambdas=LAMS_12),
     # Its chunk 14: chunk 13 forked at step 500 (its checkpoint copied, --resume) with a
     # low-frequency emphasis in the coder's search (lowfreq_weight 4: a group's search weight
     # times 1 + 4 x the share of its response in the 8x8 block means), for the rest of stage 1
@@ -245,11 +243,9 @@ IMAGE_PRESETS: dict[str, dict] = {
     # in 32x32 means is 5-20x WebP's; the emphasis on chunk 11 at encode time alone (6 Kodak
     # images, lam 0.003-0.1) bought -1.7 % PSNR and -5.6 % MS-SSIM BD-rate (kappa 2: -1.5 / -4.7,
     # 8: -1.0 / -4.9).
-    "photo-v5-g48-c14": dict(PHOTO_V5_C2, groups=48, synth_kernel=5, code_search="prior",
-                             revive=False, ms_ssim_weight=0.015, prior_codes="coder",
-                             lowfreq_weight=4.0, steps=1200, lr=2e-4, prior_steps=600,
-                             target_lambdas=[0.0, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03,
-                                             0.05, 0.1, 0.3, 1.0]),
+    "photo-v5-g48-c14": dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015,
+                             prior_codes="coder", lowfreq_weight=4.0, steps=1200, lr=2e-4,
+                             prior_steps=600, target_lambdas=LAMS_12),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

@@ -151,18 +151,11 @@ class ProductHRVQ(nn.Module):
         diff = y - y0.repeat(g, *[1] * (y0.dim() - 1))
         err = diff.reshape(g, -1).pow(2).sum(1)
         est = err / noise.pow(2).flatten(1).sum(1).clamp_min(1e-20)
-        first = not bool((self.sens > 0).all())
-        if first:
-            self.sens.copy_(est)
-        else:
-            self.sens.mul_(decay).add_(est, alpha=1 - decay)
+        keep = decay if bool((self.sens > 0).all()) else 0.0  # the first probe sets them
         if self.lowfreq_weight > 0 and block > 1 and diff.dim() == 4:
             means = F.avg_pool2d(diff, block).reshape(g, -1).pow(2).sum(1) * block**2
-            share = means / err.clamp_min(1e-20)
-            if first:
-                self.lowfreq.copy_(share)
-            else:
-                self.lowfreq.mul_(decay).add_(share, alpha=1 - decay)
+            self.lowfreq.mul_(keep).add_(means / err.clamp_min(1e-20), alpha=1 - keep)
+        self.sens.mul_(keep).add_(est, alpha=1 - keep)
         return est
 
     def search(self, z: torch.Tensor, num_layers: int | None = None,

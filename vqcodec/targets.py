@@ -168,13 +168,15 @@ def knob_settings(model: LoadedModel) -> list[dict]:
     return [{}]
 
 
+def setting_candidates(img: np.ndarray, model: LoadedModel, setting: dict) -> list[Candidate]:
+    """Every layer count of an image at one knob setting: one encode (all layers), then cuts."""
+    data = api.compress(img, model, model.codec.num_layers, rdo=setting.get("rdo"))
+    return [Candidate(dict(c.setting, **setting), c.data) for c in candidates(data)]
+
+
 def image_candidates(img: np.ndarray, model: LoadedModel) -> list[Candidate]:
     """Every (knob setting, layer count) of an image: one encode per setting, then cuts."""
-    out = []
-    for s in knob_settings(model):
-        data = api.compress(img, model, model.codec.num_layers, rdo=s.get("rdo"))  # cut below
-        out += [Candidate(dict(c.setting, **s), c.data) for c in candidates(data)]
-    return out
+    return [c for s in knob_settings(model) for c in setting_candidates(img, model, s)]
 
 
 def _best_fit(fits: list[Candidate], quality: Callable[[Candidate], float] | None) -> Candidate:
@@ -281,12 +283,11 @@ def bracket_candidates(img: np.ndarray, model: LoadedModel, target: Target,
     shorter cuts may fit with more quality); psnr: the largest lam whose whole file reaches it,
     and the lam below it (its shorter cuts may reach it in fewer bytes)."""
     lams = sorted(float(s["rdo"]) for s in knob_settings(model))
-    n, cache = model.codec.num_layers, {}
+    cache: dict[int, list[Candidate]] = {}
 
     def cuts(j: int) -> list[Candidate]:
         if j not in cache:
-            data = api.compress(img, model, n, rdo=lams[j])
-            cache[j] = [Candidate(dict(c.setting, rdo=lams[j]), c.data) for c in candidates(data)]
+            cache[j] = setting_candidates(img, model, {"rdo": lams[j]})
         return cache[j]
 
     def meets(j: int) -> bool:  # lam j's whole file; rate: True from some j on, psnr: up to one
