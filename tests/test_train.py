@@ -136,3 +136,20 @@ def test_study_switches_train_and_are_recorded(image_folder, tmp_path):
         TrainConfig.from_preset(image_folder, tmp_path / "b", "tiny", overrides={"loss": "ms-ssim"})
     with pytest.raises(TypeError, match="cfg's"):  # settings belong in the config, not beside it
         train(job, steps=3)
+
+
+def test_bf16_preset_trains_in_float32_where_bf16_is_emulated(image_folder, tmp_path, monkeypatch):
+    """A bf16 preset on a device without native bf16 (an AVX2-only CPU: emulated bf16 made a
+    photo-v5 step > 10x slower) trains in float32, says so, and its config records float32;
+    where bf16 is native the preset's choice stands."""
+    import vqcodec.train_run as train_run
+    from vqcodec.train import TrainConfig, train
+
+    said: list[str] = []
+    for native, folder in ((False, "f32"), (True, "bf16")):
+        monkeypatch.setattr(train_run, "fast_bf16", lambda dev, native=native: native)
+        job = TrainConfig.from_preset(image_folder, tmp_path / folder, "tiny", device="cpu",
+                                      overrides=dict(bf16=True, steps=2, prior_steps=1))
+        out = train(job, echo=said.append)
+        assert json.loads((out / "config.json").read_text())["training"]["bf16"] is native
+    assert sum("training in float32" in s for s in said) == 1

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
-from .autoencoder import grow_decoder, lap_synthesis
+from .autoencoder import fast_bf16, grow_decoder, lap_synthesis
 from .devices import resolve_device
 from .models import Codec, decoder_blocks, model_id, resolve
 from .product_vq import split_groups
@@ -148,6 +148,12 @@ def setup(cfg: TrainConfig, progress: Callable | None, echo: Callable[[str], Non
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts them)
     random.seed(cfg.seed + rank)
     hp = dict(cfg.hp)  # the task adds what it derives (audio: the crops in samples)
+    if hp.get("bf16") and not fast_bf16(dev):
+        # bf16 autocast where the hardware has no bf16 products is emulated, several times
+        # slower than float32 (photo-v5-g48-c15 on an AVX2-only CPU: > 10 s/step against 0.9);
+        # config.training records the precision the run really used.
+        hp["bf16"] = False
+        log.say("training in float32: this device has no native bf16 (the preset asks for bf16)")
     task = TASKS[cfg.modality](hp, log.say)
     files = task.find(cfg.data)
     if len(files) < 2:

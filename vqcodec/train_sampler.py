@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from .autoencoder import fast_bf16
 from .devices import resolve_device
 from .files import atomic_path
 from .models import load_model, model_id
@@ -135,6 +136,7 @@ def train_sampler(model: str | Path, data: Path, out: Path, preset: str = "cifar
     """
     hp = _hparams(preset, steps, batch_size)
     dev = torch.device(resolve_device(device))
+    hp["bf16"] = hp["bf16"] and fast_bf16(dev)  # emulated bf16 is slower than float32
     lm = load_model(model, dev)
     if into is not None and (not (Path(into) / "config.json").is_file()
                              or model_id(Path(into)) != lm.model_id):
