@@ -3,7 +3,11 @@ stopped early) against the models and anchors of a full bench JSON, restricted t
 images: a verdict before (or instead of) the 24-image bench of record.
 
     python training/photo-v5/subset_bd.py ROWS_DIR NAME training/photo-v5/bench_kodak_lam005.json \
-        [--json OUT]
+        [--json OUT] [--rows-of OTHER=OTHER_ROWS_DIR ...]
+
+`--rows-of` adds another model's rows (an encode-time variant's baseline coded at the same lams),
+so the new model is measured against it on equal terms; `--lams` keeps only the models' settings
+at those lams (a bench run at fewer lams against a full one; the anchors keep all theirs).
 """
 
 from __future__ import annotations
@@ -17,13 +21,29 @@ from vqcodec import bench
 ANCHORS = ("jpeg", "webp", "avif")
 
 
-def main(rows_dir: Path, name: str, full: Path) -> dict:
+def _rows(rows_dir: Path, name: str) -> list[dict]:
+    return [dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
+            for f in sorted(rows_dir.glob("*.json")) for r in json.loads(f.read_text())["rows"]]
+
+
+def _lam(setting: str) -> float:
+    """The lam of a bench setting: "2/lam0.01" -> 0.01, "3" (lam 0) -> 0.0."""
+    return float(setting.split("/lam")[1]) if "/lam" in setting else 0.0
+
+
+def main(rows_dir: Path, name: str, full: Path, others: dict[str, Path] | None = None,
+         lams: set[float] | None = None) -> dict:
     """bench.summarize (what `vqcodec bench images` and bench_shards.py merge report) over the
     images the rows cover, the new model named `name`."""
-    new = [dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
-           for f in sorted(rows_dir.glob("*.json")) for r in json.loads(f.read_text())["rows"]]
+    new = _rows(rows_dir, name)
     images = {r["image"] for r in new}
     old = [r for r in json.loads(full.read_text())["per_image"] if r["image"] in images]
+    for other, d in (others or {}).items():
+        old = [r for r in old if r["codec"].split("@")[0] != other]
+        old += [r for r in _rows(d, other) if r["image"] in images]
+    if lams is not None:
+        new, old = ([r for r in rows if r["codec"].split("@")[0] in ANCHORS
+                     or _lam(r["codec"].split("@")[1]) in lams] for rows in (new, old))
     models = list(dict.fromkeys(r["codec"].split("@")[0] for r in old + new
                                 if r["codec"].split("@")[0] not in ANCHORS))
     res = bench.summarize(new + old, {}, models, ANCHORS, 1.5)
@@ -39,8 +59,12 @@ if __name__ == "__main__":
     ap.add_argument("name")
     ap.add_argument("full", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--rows-of", action="append", default=[], metavar="NAME=DIR")
+    ap.add_argument("--lams", help='e.g. "0 0.003 0.01"')
     a = ap.parse_args()
-    res = main(a.rows, a.name, a.full)
+    others = {k: Path(v) for k, v in (o.split("=", 1) for o in a.rows_of)}
+    lams = {float(v) for v in a.lams.split()} if a.lams else None
+    res = main(a.rows, a.name, a.full, others, lams)
     print(f"{len(res['images'])} images")
     for k, v in res["bd_rate_percent"].items():
         if v is not None:
