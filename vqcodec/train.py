@@ -293,9 +293,10 @@ PROBE_EVERY = 100  # steps between probes of the decoder's sensitivity per laten
 
 
 @torch.no_grad()
-def probe_sensitivity(codec: Codec, x: torch.Tensor, world: int) -> None:
+def probe_sensitivity(codec: Codec, x: torch.Tensor, world: int, block: int | None = None) -> None:
     """Refresh the quantizer's per-group decoder sensitivity on one crop of the batch (the
-    ranks average theirs, so every rank searches alike)."""
+    ranks average theirs, so every rank searches alike). `block`: the cells whose means the
+    low-frequency shares are measured in (default: images, the latent's stride)."""
     q = codec.quantizer
     was = codec.training
     codec.eval()
@@ -305,7 +306,8 @@ def probe_sensitivity(codec: Codec, x: torch.Tensor, world: int) -> None:
         with torch.autocast(z.device.type, enabled=False):
             return net(z.contiguous(memory_format=torch.channels_last)).float()
 
-    block = codec.stride if codec.modality == "image" else 0  # lowfreq: block means
+    if block is None:
+        block = codec.stride if codec.modality == "image" else 0  # lowfreq: block means
     q.probe_sensitivity(decode, codec.encoder(x[:1]).float(), block=block)
     codec.train(was)
     if world > 1:

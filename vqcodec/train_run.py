@@ -138,6 +138,15 @@ class Run:
         tmp.replace(self.ckpt_path)
 
 
+def split_files(files: list[Path], seed: int) -> tuple[list[Path], list[Path]]:
+    """The files a run validates on (the first 5 % of the list shuffled by `seed`, at least one)
+    and the rest, which it trains on; scripts that must not read the held-out files use it too."""
+    shuffled = files[:]
+    random.Random(seed).shuffle(shuffled)
+    n_val = max(1, len(files) // 20)
+    return shuffled[:n_val], shuffled[n_val:]
+
+
 def setup(cfg: TrainConfig, progress: Callable | None, echo: Callable[[str], None]) -> Run:
     """Devices, log, data split, model (fresh, resumed or from --init) and optimizers."""
     rank, world, dev = init_distributed(pick_device(cfg.device))
@@ -159,10 +168,7 @@ def setup(cfg: TrainConfig, progress: Callable | None, echo: Callable[[str], Non
     if len(files) < 2:
         raise ValueError(f"need at least 2 {'audio files' if cfg.modality == 'audio' else 'images'} "
                          f"in {cfg.data}, found {len(files)}")
-    shuffled = files[:]
-    random.Random(cfg.seed).shuffle(shuffled)
-    n_val = max(1, len(files) // 20)
-    val_files, train_files = shuffled[:n_val], shuffled[n_val:]
+    val_files, train_files = split_files(files, cfg.seed)
     if len(train_files) < world:
         raise ValueError(f"{len(train_files)} training files cannot be shared by {world} ranks")
     config = model_config(cfg, hp, task.config(), dev.type, world, len(train_files), len(val_files))

@@ -11,17 +11,14 @@ The split is the trainer's: the sorted image list shuffled by random.Random(seed
 from __future__ import annotations
 
 import argparse
-import random
 from pathlib import Path
 
 from vqcodec.train_image import find_images
+from vqcodec.train_run import split_files
 
 
 def held_out(data: Path, seed: int = 0) -> list[Path]:
-    files = find_images(data)
-    shuffled = files[:]
-    random.Random(seed).shuffle(shuffled)
-    return shuffled[:max(1, len(files) // 20)]
+    return split_files(find_images(data), seed)[0]
 
 
 def main() -> None:

@@ -22,14 +22,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vqcodec.models import load_model
+from vqcodec.train import probe_sensitivity
 from vqcodec.train_image import find_images, load_crops
-
-
-def train_photos(data: Path, seed: int = 0) -> list[Path]:
-    """The trainer's training split of `data` (train_run: sorted, shuffled, first 5 % held out)."""
-    files = find_images(data)
-    random.Random(seed).shuffle(files)
-    return files[max(1, len(files) // 20):]
+from vqcodec.train_run import split_files
 
 
 @torch.no_grad()
@@ -37,18 +32,13 @@ def probe_shares(model: str, data: Path, block: int, crops: int, seed: int = 7) 
     """Each latent group's share of its decoded response in the means of block x block cells."""
     codec = load_model(model).codec
     q = codec.quantizer
-    files = train_photos(data)
+    files = split_files(find_images(data), 0)[1]  # never the held-out 5 %
     pool = load_crops(random.Random(seed).sample(files, crops), 256, 1, seed)
     sens = q.sens.clone()
     q.lowfreq_weight = 1.0  # the probe measures shares only where the model keeps them
     q.register_buffer("lowfreq", torch.zeros(q.g))
-    net = codec.decoder.net
-
-    def decode(z: torch.Tensor) -> torch.Tensor:
-        return net(z.contiguous(memory_format=torch.channels_last)).float()
-
     for x in pool:
-        q.probe_sensitivity(decode, codec.encoder(x[None].float() / 255).float(), block=block)
+        probe_sensitivity(codec, x[None].float() / 255, 1, block)
     q.sens.copy_(sens)
     return q.lowfreq.clone()
 

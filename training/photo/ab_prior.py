@@ -29,6 +29,7 @@ from vqcodec.models import load_model
 from vqcodec.prior import ExactPrior, Prior, export_integer
 from vqcodec.train import _lr
 from vqcodec.train_image import find_images, load_crops
+from vqcodec.train_run import split_files
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("VQCODEC_DATA", REPO.parent / "shared" / "data")) / "photos"
@@ -71,12 +72,9 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     codec = load_model(a.model).codec.eval()
     m, n = codec.m, codec.num_layers
-    files = find_images(DATA)
-    shuffled = files[:]
-    random.Random(0).shuffle(shuffled)
-    n_val = max(1, len(files) // 20)
-    train = codes_of(codec, shuffled[n_val:], 128, 12, 2)
-    val = codes_of(codec, shuffled[:n_val], 192, 2, 7)
+    val_files, train_files = split_files(find_images(DATA), 0)
+    train = codes_of(codec, train_files, 128, 12, 2)
+    val = codes_of(codec, val_files, 192, 2, 7)
     print(f"{a.model}: {len(train)} train grids {tuple(train.shape[1:])}, {len(val)} val grids",
           flush=True)
     path = REPO / "runs" / "ab_prior.json"

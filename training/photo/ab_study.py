@@ -22,7 +22,6 @@ table in README.md (a copy of the JSON: training/photo/ab_study.json).
 
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from pytorch_msssim import ms_ssim
 from vqcodec.models import load_model
 from vqcodec.train import TrainConfig, train
 from vqcodec.train_image import find_images, load_crops, psnr
+from vqcodec.train_run import split_files
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("VQCODEC_DATA", REPO.parent / "shared" / "data")) / "photos"
@@ -54,10 +54,7 @@ VARIANTS = {
 
 def val_crops(seed: int = 0) -> torch.Tensor:
     """192 px crops of the files `vqcodec train` holds out (same shuffle, same 5 %)."""
-    files = find_images(DATA)
-    shuffled = files[:]
-    random.Random(seed).shuffle(shuffled)
-    return load_crops(shuffled[:max(1, len(files) // 20)], 192, 2, seed + 7)
+    return load_crops(split_files(find_images(DATA), seed)[0], 192, 2, seed + 7)
 
 
 @torch.no_grad()
