@@ -11,9 +11,9 @@
 # Checkpoints and the log go to $OUT (default $CKPT/NAME), outside the work tree; RESUME=1
 # continues a chunk cut off in the same session. g48-c14 is a fork of g48-c13 at step 500 (run
 # `run_chunk.sh g48-c13 --stop-at 500` first): its checkpoint is copied and resumed under the
-# g48-c14 preset; g48-c15 starts from the shipped photo-v5-g48-c14. Extra options go to
-# `vqcodec train` (e.g.
-# --steps). Data: BSDS500 + Wikimedia photos (../shared/data/photos), never Kodak.
+# g48-c14 preset; g48-c15 starts from the shipped photo-v5-g48-c14, g48-c16 from the shipped
+# g48-c15. Extra options go to `vqcodec train` (e.g. --steps). Data: BSDS500 + Wikimedia photos
+# (../shared/data/photos), never Kodak.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:?chunk number}
@@ -30,7 +30,8 @@ case $n in  # name and parent of each chunk (its preset is photo-v5-<name withou
     g48-c13) name=photo-v5-g48-c13 init=weights/photo-v5-g48-c11 ;;
     g48-c14) name=photo-v5-g48-c14 init= ;;
     g48-c15) name=photo-v5-g48-c15 init=weights/photo-v5-g48-c14 ;;
-    *) echo "no chunk $n (1-3, g48, g48-c2 ... g48-c15)" >&2; exit 2 ;;
+    g48-c16) name=photo-v5-g48-c16 init=weights/photo-v5-g48-c15 ;;
+    *) echo "no chunk $n (1-3, g48, g48-c2 ... g48-c16)" >&2; exit 2 ;;
 esac
 preset=${name/photo-v5-c1/photo-v5}
 OUT=${OUT:-$C/$name}
