@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from vqcodec.models import FILES
+
 
 def slim(folder: Path) -> list[str]:
     """Cast the tensors named above to float16 in folder/model.safetensors; their names."""
@@ -38,7 +40,11 @@ def slim(folder: Path) -> list[str]:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
-    before = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+    def size() -> int:  # the model's own files: a training folder also holds checkpoints
+        return sum((folder / f).stat().st_size for f in FILES)
+
+    before = size()
     names = slim(folder)
-    after = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    after = size()
     print(f"{folder}: {', '.join(names)} as float16; {before / 1e6:.2f} -> {after / 1e6:.2f} MB")
