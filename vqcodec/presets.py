@@ -29,6 +29,12 @@ PHOTO_V5_C2 = dict(PHOTO_V5, steps=0, prior_steps=1500, init_prior=True, rdo=0.0
 G48_CODER = dict(PHOTO_V5_C2, groups=48, code_search="prior", revive=False)
 LAMS_10 = [0.0, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0]
 LAMS_12 = [0.0, 0.001, 0.002, *LAMS_10[1:]]
+# Chunk 14's recipe (5x5 lapped synthesis, kappa 4, the prior refitted to the coder's codes) and
+# chunk 15's (the same trained at 0.1-3 bpp), which the chunks after it vary (why: at each preset).
+G48_C14 = dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015, prior_codes="coder",
+               lowfreq_weight=4.0, steps=1200, lr=2e-4, prior_steps=600, target_lambdas=LAMS_12)
+G48_C15 = dict(G48_C14, steps=800, prior_steps=400, lam_range=[0.001, 0.5], lam_zero=0.1,
+               default_layers=2)
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -243,9 +249,7 @@ IMAGE_PRESETS: dict[str, dict] = {
     # in 32x32 means is 5-20x WebP's; the emphasis on chunk 11 at encode time alone (6 Kodak
     # images, lam 0.003-0.1) bought -1.7 % PSNR and -5.6 % MS-SSIM BD-rate (kappa 2: -1.5 / -4.7,
     # 8: -1.0 / -4.9).
-    "photo-v5-g48-c14": dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015,
-                             prior_codes="coder", lowfreq_weight=4.0, steps=1200, lr=2e-4,
-                             prior_steps=600, target_lambdas=LAMS_12),
+    "photo-v5-g48-c14": G48_C14,
     # Its chunk 15: chunk 14 trained on at the rates people use. Every chunk so far drew its
     # lam log-uniform from [0.003, 2] (and 0 a fifth of the time): 29 % of the steps at lam
     # 0.3-2 (0.08-0.13 bpp on Kodak, below what anyone keeps a photo at) and none at 0.001-0.003
@@ -254,20 +258,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     # time spends the steps on 0.1-3 bpp; 800 steps from the shipped chunk 14, the prior
     # refitted to the new codes for 400 (a chunk that fits a session with its bench on a CPU
     # without bf16, where a step costs 1.9 s instead of 0.9).
-    "photo-v5-g48-c15": dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015,
-                             prior_codes="coder", lowfreq_weight=4.0, steps=800, lr=2e-4,
-                             prior_steps=400, target_lambdas=LAMS_12, lam_range=[0.001, 0.5],
-                             lam_zero=0.1, default_layers=2),
+    "photo-v5-g48-c15": G48_C15,
     # Its chunk 16: chunk 15's recipe with the steps where the bench measures against WebP
     # (its qualities 5-80: 0.23-1.2 bpp on Kodak, chunk 15's lam 0.1-0.005). Chunk 15 drew lam
     # from [0.001, 0.5]: 37 % of its steps at lam 0.05-0.5, where the gap to WebP is largest
     # (+28-30 % bytes at 0.3 bpp), but 15 % at 0.3-0.5 (0.14-0.16 bpp, below WebP's range).
     # [0.002, 0.3] with lam 0 a twentieth of the time (the top point still trained), 1200
     # stage-1 steps (chunk 15's validation still rose at step 800), the prior refitted for 400.
-    "photo-v5-g48-c16": dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015,
-                             prior_codes="coder", lowfreq_weight=4.0, steps=1200, lr=2e-4,
-                             prior_steps=400, target_lambdas=LAMS_12, lam_range=[0.002, 0.3],
-                             lam_zero=0.05, default_layers=2),
+    "photo-v5-g48-c16": dict(G48_C15, steps=1200, lam_range=[0.002, 0.3], lam_zero=0.05),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,
