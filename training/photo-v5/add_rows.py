@@ -20,18 +20,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo, instal
 from vqcodec import bench  # noqa: E402
 
 
+def rows_of(folder: Path, name: str) -> list[dict]:
+    """The per-image rows bench_shards.py `run` wrote to `folder`, their codec named `name`
+    (the model may have been benched as a folder path)."""
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise SystemExit(f"no bench rows in {folder}")
+    return [dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
+            for f in files for r in json.loads(f.read_text())["rows"]]
+
+
 def add_rows(res: dict, extra: dict[str, Path]) -> dict:
     """The bench result `res` with each model's rows from its folder added (same image and
     setting: the new row replaces the old)."""
     rows = {(r["codec"], r["image"]): r for r in res["per_image"]}
     for name, folder in extra.items():
-        files = sorted(folder.glob("*.json"))
-        if not files:
-            raise SystemExit(f"no bench rows in {folder}")
-        for f in files:
-            for r in json.loads(f.read_text())["rows"]:
-                r = dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
-                rows[(r["codec"], r["image"])] = r
+        rows.update(((r["codec"], r["image"]), r) for r in rows_of(folder, name))
     names = list(res["layers"])
     return bench.summarize(list(rows.values()), res["layers"], names, ("jpeg", "webp", "avif"),
                            1.5)

@@ -16,14 +16,11 @@ import argparse
 import json
 from pathlib import Path
 
+from add_rows import rows_of  # this folder's: run as a script, its folder is on sys.path
+
 from vqcodec import bench
 
 ANCHORS = ("jpeg", "webp", "avif")
-
-
-def _rows(rows_dir: Path, name: str) -> list[dict]:
-    return [dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
-            for f in sorted(rows_dir.glob("*.json")) for r in json.loads(f.read_text())["rows"]]
 
 
 def _lam(setting: str) -> float:
@@ -35,12 +32,12 @@ def main(rows_dir: Path, name: str, full: Path, others: dict[str, Path] | None =
          lams: set[float] | None = None) -> dict:
     """bench.summarize (what `vqcodec bench images` and bench_shards.py merge report) over the
     images the rows cover, the new model named `name`."""
-    new = _rows(rows_dir, name)
+    new = rows_of(rows_dir, name)
     images = {r["image"] for r in new}
     old = [r for r in json.loads(full.read_text())["per_image"] if r["image"] in images]
     for other, d in (others or {}).items():
         old = [r for r in old if r["codec"].split("@")[0] != other]
-        old += [r for r in _rows(d, other) if r["image"] in images]
+        old += [r for r in rows_of(d, other) if r["image"] in images]
     if lams is not None:
         new, old = ([r for r in rows if r["codec"].split("@")[0] in ANCHORS
                      or _lam(r["codec"].split("@")[1]) in lams] for rows in (new, old))
