@@ -70,10 +70,10 @@ def test_revival_restarts_dead_words():
     assert all(s["dead"] == 0 for s in q.stats())
 
 
-def _exact(seed: int = 0) -> tuple[GroupPrior, GroupExactPrior]:
+def _exact(seed: int = 0, phases=2) -> tuple[GroupPrior, GroupExactPrior]:
     torch.manual_seed(seed)
-    pr = GroupPrior(4, 2, 3, width=8, blocks=1, phases=2).eval()
-    return pr, GroupExactPrior(pr.export(), 4, 2, 3, blocks=1, phases=2)
+    pr = GroupPrior(4, 2, 3, width=8, blocks=1, phases=phases).eval()
+    return pr, GroupExactPrior(pr.export(), 4, 2, 3, blocks=1, phases=phases)
 
 
 def test_step_map_orders_groups_then_phases():
@@ -82,16 +82,17 @@ def test_step_map_orders_groups_then_phases():
     assert bool((sm[1] >= 2).all() and (sm[1] <= 3).all())
 
 
-def test_exact_prior_agrees_with_float_and_ignores_unknown_codes():
-    pr, ex = _exact()
+@pytest.mark.parametrize("phases", [2, [4, 2]])
+def test_exact_prior_agrees_with_float_and_ignores_unknown_codes(phases):
+    pr, ex = _exact(phases=phases)
     codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
     # The integer net reproduces the fake-quantized float net's most likely words closely.
     nll_float = pr.loss(codes)[0].item()
     bits = 0.0
     for i in range(2):
-        for t in range(ex.steps):
+        for t in range(ex.layer_steps(i)):
             p = ex.step_probs(codes, i, t).double()
-            sym = codes[:, i][ex.step_map(6, 7).expand(2, -1, -1, -1) == t].view(2, -1)
+            sym = codes[:, i][ex.step_map(6, 7, i).expand(2, -1, -1, -1) == t].view(2, -1)
             bits -= float((p / p.sum(-1, keepdim=True)).gather(-1, sym[..., None]).log2().sum())
     assert abs(bits / codes.numel() - nll_float) < 0.05
     # Probabilities of a step do not depend on indices decoded after it.
@@ -101,6 +102,30 @@ def test_exact_prior_agrees_with_float_and_ignores_unknown_codes():
     other = codes.clone()
     other[:, 0, 2] = (other[:, 0, 2] + 1) % 4  # group 2 of layer 0 comes after group 1's steps
     assert torch.equal(ex.step_probs(codes, 0, 2), ex.step_probs(other, 0, 2))
+
+
+def test_per_layer_phases_decode_in_order_and_round_trip():
+    """4 phases on layer 1, 2 on layer 2: each step sees only the steps before it, and the
+    stream coder walks each layer in its own steps."""
+    from types import SimpleNamespace
+
+    from vqcodec.segments import decode_streams, encode_streams
+
+    _, ex = _exact(2, phases=[4, 2])
+    assert [ex.layer_steps(i) for i in range(2)] == [12, 6]
+    codes = torch.randint(0, 4, (2, 2, 3, 6, 7))
+    sm = ex.step_map(6, 7, 0)
+    assert sorted(sm.unique().tolist()) == list(range(12))
+    for t in range(12):
+        later = codes.clone()
+        later[:, 0][(sm >= t).expand(2, -1, -1, -1)] = 3 - later[:, 0][(sm >= t).expand(2, -1, -1, -1)]
+        later[:, 1] = (later[:, 1] + 1) % 4
+        assert torch.equal(ex.step_probs(codes, 0, t), ex.step_probs(later, 0, t))
+    with pytest.raises(ValueError, match="one per layer"):
+        GroupExactPrior(ex.t, 4, 2, 3, blocks=1, phases=[4, 2, 2])
+    codec = SimpleNamespace(exact=ex, groups=3)
+    segs = encode_streams(codes, codec, 2)
+    assert torch.equal(decode_streams(segs, codec, 2), codes)
 
 
 def test_exact_prior_is_batch_invariant():
@@ -306,10 +331,10 @@ def test_prior_search_pays_less_than_the_light_tables_choice(lowres_model):
         for i in range(q.n):
             r = r.reshape(-1, q.g * q.d) - words[:, i].reshape(-1, q.g * q.d)
             dist += float((r.pow(2) / scale).sum())
-        sm = step_map(q.g, *codes.shape[-2:], ex.phases)
         bits = 0.0
         for i in range(q.n):
-            for t in range(ex.steps):
+            sm = ex.step_map(*codes.shape[-2:], i)
+            for t in range(ex.layer_steps(i)):
                 p = ex.step_probs(codes, i, t)[0].double()
                 k = codes[0, i][sm == t]
                 bits -= float((p[torch.arange(len(k)), k] / p.sum(-1)).log2().sum())
@@ -318,7 +343,7 @@ def test_prior_search_pays_less_than_the_light_tables_choice(lowres_model):
     (c_rd, b_rd), (c_light, b_light) = cost(rd), cost(light)
     assert c_rd < c_light and b_rd < b_light
     # the probabilities the search computed are the coder's: the same bytes without them
-    assert set(probs) == {(i, t) for i in range(q.n) for t in range(ex.steps)}
+    assert set(probs) == {(i, t) for i in range(q.n) for t in range(ex.layer_steps(i))}
     assert encode_streams(rd, codec, q.n, probs)[0].streams == encode_streams(rd, codec, q.n)[0].streams
     data = api.compress(img, lm, rdo=lam)
     assert torch.equal(api.decode_streams(container.unpack(data).segments, codec, q.n), rd)
@@ -343,6 +368,16 @@ def test_init_prior_starts_from_the_parents_integer_prior(lowres_model, image_fo
     child = json.loads((out / "config.json").read_text())
     assert child["training"]["init"]["prior"] is True
     assert child["prior_fingerprint"] == cfg["prior_fingerprint"]
+    # Phases order the decoding, not the weights: a child may start from a parent with others.
+    phases = [4] + [2] * (cfg["num_layers"] - 1)
+    out = train(TrainConfig.from_preset(image_folder, tmp_path / "four", "tiny-lowres",
+                                        overrides={"init_prior": True,
+                                                   "prior": dict(p, phases=phases)},
+                                        steps=0, prior_steps=0, init=lowres_model, device="cpu"),
+                echo=lambda s: None)
+    assert json.loads((out / "config.json").read_text())["prior"]["phases"] == phases
+    child = load_file(out / "prior.safetensors")
+    assert all(torch.equal(v, parent[k]) for k, v in child.items())
 
 
 def test_decoder_only_training_keeps_the_parents_codes_and_prior(lowres_model, image_folder,

@@ -1,7 +1,7 @@
 """The prior over product HR-VQ codes (product_vq.py): one small PixelCNN per (layer, group).
 
-Codes are (B, n, G, h, w). A layer is decoded group by group, each group in `phases`
-checkerboard passes, so the index at (layer i, group g, phase p) is predicted from
+Codes are (B, n, G, h, w). A layer is decoded group by group, each group in its layer's
+`phases` checkerboard passes (one count for every layer, or one per layer), so the index at (layer i, group g, phase p) is predicted from
 
   * every index decoded before its (layer, group) stream: all groups of the layers above and
     the groups before g of layer i (cross-group context, as ELIC's channel groups): a 1x1 conv
@@ -40,6 +40,16 @@ from .prior import (
     phase_map,
     quant_act,
 )
+
+
+def phases_per_layer(phases: int | list[int], num_layers: int) -> list[int]:
+    """The phase count of each layer, from a model config's one count or list of them. Layer 1
+    carries most of the rate, so more phases there buy the most per decoding pass."""
+    per = [phases] * num_layers if isinstance(phases, int) else [int(p) for p in phases]
+    if len(per) != num_layers or any(p not in (1, 2, 4) for p in per):
+        raise ValueError(f"prior phases must be 1, 2 or 4, or a list of one per layer "
+                         f"({num_layers}), not {phases!r}")
+    return per
 
 
 def step_map(groups: int, h: int, w: int, phases: int, device=None) -> torch.Tensor:
@@ -122,9 +132,10 @@ class GroupPrior(nn.Module):
     """One StreamPrior per (layer, group), trained on codes (B, n, G, h, w)."""
 
     def __init__(self, m: int, num_layers: int, groups: int, width: int = 32, blocks: int = 1,
-                 phases: int = 2):
+                 phases: int | list[int] = 2):
         super().__init__()
-        self.m, self.n, self.g, self.phases = m, num_layers, groups, phases
+        self.m, self.n, self.g = m, num_layers, groups
+        self.phases = phases_per_layer(phases, num_layers)
         self.nets = nn.ModuleList(StreamPrior(s * m, m, width, blocks)
                                   for s in range(num_layers * groups))
 
@@ -134,15 +145,16 @@ class GroupPrior(nn.Module):
     def loss(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         """Mean bits per index, and bits per index of each layer (mean over its groups)."""
         b, n, g, h, w = codes.shape
-        pm = phase_map(h, w, self.phases, codes.device)
+        maps = {p: phase_map(h, w, p, codes.device) for p in set(self.phases)}
         flat = codes.flatten(1, 2)
         per_layer = [0.0] * n
         total = codes.new_zeros((), dtype=torch.float32)
         hot = _one_hot(flat, self.m)  # every stream's one-hots, once
         for s in range(n * g):
+            pm = maps[self.phases[s // g]]
             nll = torch.zeros(b, h, w, device=codes.device)
             context = self.nets[s].stem.context(hot[:, :s * self.m] if s else None)
-            for p in range(self.phases):
+            for p in range(self.phases[s // g]):
                 cur = own_input(hot[:, s * self.m:(s + 1) * self.m], pm < p)
                 logits = self.nets[s](None, cur, context)
                 ce = F.cross_entropy(logits, flat[:, s], reduction="none")
@@ -183,20 +195,20 @@ class GroupPrior(nn.Module):
 
 
 class GroupExactPrior(ExactPrior):
-    """The integer form of GroupPrior: the same arithmetic as ExactPrior, streams for layers."""
+    """The integer form of GroupPrior: the same arithmetic as ExactPrior, streams for layers.
+    `phases` is the list of each layer's phase count (phases_per_layer)."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], m: int, num_layers: int, groups: int,
-                 blocks: int, phases: int, device: str | torch.device = "cpu"):
-        super().__init__(tensors, m, num_layers, blocks, phases, device)
-        self.g = groups
+                 blocks: int, phases: int | list[int], device: str | torch.device = "cpu"):
+        super().__init__(tensors, m, num_layers, blocks, 1, device)
+        self.g, self.phases = groups, phases_per_layer(phases, num_layers)
         self._above_kept: tuple | None = None  # ((stream, f64), its codes above, row sums)
 
-    @property
-    def steps(self) -> int:
-        return self.g * self.phases
+    def layer_steps(self, layer: int) -> int:
+        return self.g * self.phases[layer]
 
-    def step_map(self, h: int, w: int) -> torch.Tensor:
-        return step_map(self.g, h, w, self.phases)
+    def step_map(self, h: int, w: int, layer: int = 0) -> torch.Tensor:
+        return step_map(self.g, h, w, self.phases[layer])
 
     def _table(self, s: int) -> torch.Tensor:
         """Stream s's stem as one lookup table: a row per (earlier stream, word) -- the 1x1 conv
@@ -266,10 +278,10 @@ class GroupExactPrior(ExactPrior):
 
     def step_probs(self, codes: torch.Tensor, layer: int, step: int) -> torch.Tensor:
         """Probabilities (B, N_step, m) of the indices of `step` of `layer` (codes (B, n, G, h, w))."""
-        g, p = divmod(step, self.phases)
+        g, p = divmod(step, self.phases[layer])
         s = layer * self.g + g
         h, w = codes.shape[-2:]
-        pm = phase_map(h, w, self.phases, self.device)
+        pm = phase_map(h, w, self.phases[layer], self.device)
         a = self._stem(codes.to(self.device), s, pm < p)
         lg = self._trunk(a, f"l{s}.").permute(0, 2, 3, 1)
         return self.probs(lg[:, pm == p])
@@ -280,7 +292,7 @@ class GroupExactPrior(ExactPrior):
         codes = torch.from_numpy(rng.integers(0, self.m, size=(2, self.n, self.g, 13, 11)))
         h = hashlib.sha256()
         for i in range(self.n):
-            for t in range(self.steps):
+            for t in range(self.layer_steps(i)):
                 h.update(self.step_probs(codes, i, t).cpu().numpy().astype("<i8").tobytes())
         return h.hexdigest()
 

@@ -117,13 +117,13 @@ def _layer_stats(acc: dict, img: np.ndarray, lm, f: container.VQCFile) -> None:
     """Add one image's stream bits and the prior's cross-entropy per layer to acc."""
     codes = with_groups(api.encode_codes(img, lm, rdo=0.0))  # the codes of f (lam = 0)
     ex = lm.codec.exact
-    sm = ex.step_map(*codes.shape[-2:])
     for i in range(lm.codec.num_layers):
+        sm = ex.step_map(*codes.shape[-2:], i)
         acc[i]["bits"] += 8 * len(f.segments[0].streams[i])
         acc[i]["idx"] += codes[0, i].numel()
         acc[i]["ce"] += sum(cross_entropy_bits(codes[0, i][sm == t].numpy(),
                                                ex.step_probs(codes, i, t)[0])
-                            for t in range(ex.steps))
+                            for t in range(ex.layer_steps(i)))
 
 
 def bench_images(folder: Path, models: list[str] | None = None, classical_codecs=("jpeg", "webp"),

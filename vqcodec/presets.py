@@ -266,6 +266,14 @@ IMAGE_PRESETS: dict[str, dict] = {
     # [0.002, 0.3] with lam 0 a twentieth of the time (the top point still trained), 1200
     # stage-1 steps (chunk 15's validation still rose at step 800), the prior refitted for 400.
     "photo-v5-g48-c16": dict(G48_C15, steps=1200, lam_range=[0.002, 0.3], lam_zero=0.05),
+    # A probe on chunk 16: its networks unchanged (no stage-1 steps), its prior refitted with 4
+    # phases on layer 1 (2 on layers 2-3) for 200 steps, against the same 200 steps at 2 phases
+    # (README.md: the context of 4 phases saves under 1 % of layer 1's bits here, where the 47
+    # groups decoded before a stream already give most of the context; not a lever).
+    "photo-v5-g48-c16-p4": dict(G48_C15, lam_range=[0.002, 0.3], lam_zero=0.05, steps=0,
+                                prior_steps=200, prior=dict(width=32, blocks=1, phases=[4, 2, 2])),
+    # Its chunk 17: chunk 16's recipe again from chunk 16 (a new cosine from lr 2e-4).
+    "photo-v5-g48-c17": dict(G48_C15, steps=1200, lam_range=[0.002, 0.3], lam_zero=0.05),
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

@@ -291,12 +291,11 @@ class ExactPrior:
         return self.probs(lg[:, pm == phase])
 
     # -- the decoding order, in the shape every codec's stream coder uses ----------------------
-    @property
-    def steps(self) -> int:
-        """Decoding steps per layer (here: the phases)."""
+    def layer_steps(self, layer: int) -> int:
+        """Decoding steps of a layer (here: the phases, the same in every layer)."""
         return self.phases
 
-    def step_map(self, h: int, w: int) -> torch.Tensor:
+    def step_map(self, h: int, w: int, layer: int = 0) -> torch.Tensor:
         """(G, h, w) step of each index of a layer; G = 1 group here."""
         return phase_map(h, w, self.phases).unsqueeze(0)
 

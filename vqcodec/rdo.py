@@ -42,6 +42,18 @@ def search_rd(codec, z: torch.Tensor, lam: float, num_layers: int | None = None)
     return codes[:, :n]
 
 
+def _phase_rows(h: int, w: int, b: int, phases: int, lam: float | torch.Tensor, device):
+    """Each phase's rows of a flattened (b, h, w) grid, and the rate weight of those rows:
+    lam, or a tensor (B,) of one lam per sample spread over its rows (lam 0 rows pay 0 *
+    (finite) bits)."""
+    pm = phase_map(h, w, phases, device).reshape(-1).repeat(b)
+    rows = [pm == p for p in range(phases)]
+    if not torch.is_tensor(lam):
+        return rows, [lam] * phases
+    per_row = lam.double().to(device).repeat_interleave(h * w)[:, None]
+    return rows, [per_row[r] for r in rows]
+
+
 @torch.no_grad()
 def search_rd_groups(codec, z: torch.Tensor, lam: float | torch.Tensor,
                      num_layers: int | None = None, probs: dict | None = None) -> torch.Tensor:
@@ -61,23 +73,18 @@ def search_rd_groups(codec, z: torch.Tensor, lam: float | torch.Tensor,
     r, (b, h, w) = q._flatten(z)  # (N, G, d), row = (b, y, x)
     path = torch.zeros(r.shape[:2], dtype=torch.long, device=z.device)
     codes = torch.zeros(b, q.n, q.g, h, w, dtype=torch.long)
-    pm = phase_map(h, w, prior.phases, z.device).reshape(-1).repeat(b)
-    phase_rows = [pm == p for p in range(prior.phases)]
-    if torch.is_tensor(lam):  # a weight per row of each phase; lam 0 rows pay 0 * (finite) bits
-        rated = bool((lam > 0).any())
-        per_row = lam.double().to(z.device).repeat_interleave(h * w)[:, None]
-        weights = [per_row[rows] for rows in phase_rows]
-    else:
-        rated, weights = lam > 0, [lam] * prior.phases
+    rated = bool((lam > 0).any()) if torch.is_tensor(lam) else lam > 0
     for i in range(n):
+        phases = prior.phases[i]
+        phase_rows, weights = _phase_rows(h, w, b, phases, lam, z.device)
         dist, words = q.distortion(r, path, i)  # (N, G, m), as the light search's
         k = dist.argmin(-1)
         for g in range(q.g):
             for p, rows in enumerate(phase_rows):
                 if rated:
-                    pr = prior.step_probs(codes, i, g * prior.phases + p)
+                    pr = prior.step_probs(codes, i, g * phases + p)
                     if probs is not None:
-                        probs[i, g * prior.phases + p] = pr.cpu().numpy()
+                        probs[i, g * phases + p] = pr.cpu().numpy()
                     pr = pr.double()
                     bits = -(pr / pr.sum(-1, keepdim=True)).log2().reshape(-1, q.m)
                     cost = dist[rows, g].double() + weights[p] * bits.to(dist.device)

@@ -36,11 +36,11 @@ def encode_streams(codes: torch.Tensor, codec, n: int,
     probabilities of (layer, step) already computed for these codes (vqcodec.rdo), if any."""
     ex, c5 = codec.exact, with_groups(codes)
     h, w = c5.shape[-2:]
-    sm = ex.step_map(h, w)
     streams: list[list[bytes]] = [[] for _ in codes]
     for i in range(n):
+        sm = ex.step_map(h, w, i)
         encs = [StreamEncoder() for _ in codes]
-        for t in range(ex.steps):
+        for t in range(ex.layer_steps(i)):
             pr = probs[i, t] if probs and (i, t) in probs else ex.step_probs(c5, i, t).cpu().numpy()
             for b, enc in enumerate(encs):
                 enc.add(c5[b, i][sm == t].numpy(), pr[b])
@@ -57,12 +57,12 @@ def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor
     Raises CodecError for a bad stream, or indices that differ from the encoder's (hash)."""
     ex = codec.exact
     h, w = segs[0].latent_shape
-    sm = ex.step_map(h, w)
-    c5 = torch.zeros(len(segs), k, sm.shape[0], h, w, dtype=torch.long)
+    c5 = torch.zeros(len(segs), k, ex.step_map(h, w).shape[0], h, w, dtype=torch.long)
     for i in range(k):
+        sm = ex.step_map(h, w, i)
         try:
             decs = [StreamDecoder(seg.streams[i]) for seg in segs]
-            for t in range(ex.steps):
+            for t in range(ex.layer_steps(i)):
                 probs = ex.step_probs(c5, i, t).cpu().numpy()
                 for b, dec in enumerate(decs):
                     c5[b, i][sm == t] = torch.from_numpy(dec.decode(probs[b]))

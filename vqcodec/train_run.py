@@ -225,6 +225,13 @@ def _start(run: Run, n_files: int) -> dict | None:
 PRIOR_KEYS = ("prior", "codebook_size", "num_layers", "groups")
 
 
+def _prior_shape(config: dict, key: str):
+    """A config's value of a PRIOR_KEYS key, the prior's phases left out: they order the
+    decoding, not the weights, so a child may start from a parent with other phases."""
+    v = config.get(key)
+    return {k: x for k, x in v.items() if k != "phases"} if key == "prior" else v
+
+
 def autoencoder_params(codec: Codec, hp: dict | None = None) -> list[torch.nn.Parameter]:
     """Stage 1's parameters: all but the prior's; the decoder's alone with hp's
     train_only="decoder"."""
@@ -285,7 +292,7 @@ def init_from(codec: Codec, init: str | Path, modality: str, prior: bool = False
     codec.quantizer.mark_used()
     record = {"name": cfg.get("name", folder.name), "model_id": model_id(folder).hex()}
     if prior:
-        diff = [k for k in PRIOR_KEYS if cfg.get(k) != codec.config.get(k)]
+        diff = [k for k in PRIOR_KEYS if _prior_shape(cfg, k) != _prior_shape(codec.config, k)]
         if diff:
             raise ValueError(f"--init model {folder}: its prior has another shape ({diff[0]}), "
                              f"so the preset's init_prior cannot start from it")

@@ -81,17 +81,18 @@ def search_lookahead(codec, z: torch.Tensor, lam: float, n: int, alpha: float,
     r, (b, h, w) = q._flatten(z)
     path = torch.zeros(r.shape[:2], dtype=torch.long)
     codes = torch.zeros(b, q.n, q.g, h, w, dtype=torch.long)
-    pm = phase_map(h, w, prior.phases).reshape(-1).repeat(b)
     for i in range(n):
+        phases = prior.phases[i]
+        pm = phase_map(h, w, phases).reshape(-1).repeat(b)
         dist, words = q.distortion(r, path, i)
         if i < n - 1:
             dist = future_cost(q, leaf_tables(q, i, min(n, i + 1 + depth)), r, path, lam, alpha)
         k = dist.argmin(-1)
         for g in range(q.g):
-            for p in range(prior.phases):
+            for p in range(phases):
                 rows = pm == p
                 if lam > 0:
-                    pr = prior.step_probs(codes, i, g * prior.phases + p).double()
+                    pr = prior.step_probs(codes, i, g * phases + p).double()
                     bits = -(pr / pr.sum(-1, keepdim=True)).log2().reshape(-1, q.m)
                     k[rows, g] = (dist[rows, g].double() + lam * bits).argmin(-1)
                 codes[:, i, g] = k[:, g].view(b, h, w)
