@@ -311,7 +311,6 @@ def test_init_grows_the_decoder_and_starts_where_the_parent_was(lowres_model, im
 
 @torch.no_grad()
 def test_prior_search_pays_less_than_the_light_tables_choice(lowres_model):
-    from vqcodec.group_prior import step_map
     from vqcodec.rdo import search_rd_groups
     from vqcodec.segments import encode_streams
 

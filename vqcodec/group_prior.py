@@ -1,7 +1,8 @@
 """The prior over product HR-VQ codes (product_vq.py): one small PixelCNN per (layer, group).
 
 Codes are (B, n, G, h, w). A layer is decoded group by group, each group in its layer's
-`phases` checkerboard passes (one count for every layer, or one per layer), so the index at (layer i, group g, phase p) is predicted from
+`phases` checkerboard passes (one count for every layer, or one per layer), so the index at
+(layer i, group g, phase p) is predicted from
 
   * every index decoded before its (layer, group) stream: all groups of the layers above and
     the groups before g of layer i (cross-group context, as ELIC's channel groups): a 1x1 conv
