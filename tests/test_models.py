@@ -41,6 +41,7 @@ def test_identity_changes_with_any_file(tiny_model, tmp_path):
     ("config_key", "lacks"),
     ("config_json", "bad model config"),
     ("fingerprint", "fingerprint"),
+    ("phases", "bad config.json .prior phases"),
     ("garbage_weights", "cannot read weights"),
     ("not_a_model", "not a vqcodec model"),
 ])
@@ -64,11 +65,13 @@ def test_broken_model_folders(tiny_model, tmp_path, case, words):
         (m / "config.json").write_text("{ not json")
     elif case == "fingerprint":
         cfg["prior_fingerprint"] = "0" * 64
+    elif case == "phases":  # per-layer counts are for product HR-VQ priors only
+        cfg["prior"]["phases"] = [4] * cfg["num_layers"]
     elif case == "garbage_weights":
         (m / "model.safetensors").write_bytes(b"\x00" * 100)
     elif case == "not_a_model":
         cfg["format"] = "something-else"
-    if case in ("config_key", "fingerprint", "not_a_model"):
+    if case in ("config_key", "fingerprint", "not_a_model", "phases"):
         (m / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match=words):
         load_model(m)

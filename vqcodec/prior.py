@@ -123,6 +123,8 @@ class Prior(nn.Module):
 
     def __init__(self, m: int, num_layers: int, width: int = 64, blocks: int = 2, phases: int = 2):
         super().__init__()
+        if phases not in (1, 2, 4):  # a config's value: refused here, where loading reports it
+            raise ValueError(f"prior phases must be 1, 2 or 4 for a plain HR-VQ, not {phases!r}")
         self.m, self.n, self.phases = m, num_layers, phases
         self.nets = nn.ModuleList(LayerPrior((i + 1) * m + 1, m, width, blocks)
                                   for i in range(num_layers))
