@@ -117,8 +117,8 @@ def test_per_layer_phases_decode_in_order_and_round_trip():
     sm = ex.step_map(6, 7, 0)
     assert sorted(sm.unique().tolist()) == list(range(12))
     for t in range(12):
-        later = codes.clone()
-        later[:, 0][(sm >= t).expand(2, -1, -1, -1)] = 3 - later[:, 0][(sm >= t).expand(2, -1, -1, -1)]
+        later, after = codes.clone(), (sm >= t).expand(2, -1, -1, -1)
+        later[:, 0][after] = 3 - later[:, 0][after]
         later[:, 1] = (later[:, 1] + 1) % 4
         assert torch.equal(ex.step_probs(codes, 0, t), ex.step_probs(later, 0, t))
     with pytest.raises(ValueError, match="one per layer"):

@@ -31,6 +31,7 @@ from .prior import (
     ACT_SCALE,
     EXACT_F32,
     LOGIT_SCALE,
+    PHASE_COUNTS,
     SHIFT,
     ExactPrior,
     QConv,
@@ -47,7 +48,7 @@ def phases_per_layer(phases: int | list[int], num_layers: int) -> list[int]:
     """The phase count of each layer, from a model config's one count or list of them. Layer 1
     carries most of the rate, so more phases there buy the most per decoding pass."""
     per = [phases] * num_layers if isinstance(phases, int) else [int(p) for p in phases]
-    if len(per) != num_layers or any(p not in (1, 2, 4) for p in per):
+    if len(per) != num_layers or any(p not in PHASE_COUNTS for p in per):
         raise ValueError(f"prior phases must be 1, 2 or 4, or a list of one per layer "
                          f"({num_layers}), not {phases!r}")
     return per

@@ -30,11 +30,13 @@ G48_CODER = dict(PHOTO_V5_C2, groups=48, code_search="prior", revive=False)
 LAMS_10 = [0.0, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 1.0]
 LAMS_12 = [0.0, 0.001, 0.002, *LAMS_10[1:]]
 # Chunk 14's recipe (5x5 lapped synthesis, kappa 4, the prior refitted to the coder's codes) and
-# chunk 15's (the same trained at 0.1-3 bpp), which the chunks after it vary (why: at each preset).
+# chunk 15's (the same trained at 0.1-3 bpp) and chunk 16's (at WebP's rates), which the chunks
+# after them vary (why: at each preset).
 G48_C14 = dict(G48_CODER, synth_kernel=5, ms_ssim_weight=0.015, prior_codes="coder",
                lowfreq_weight=4.0, steps=1200, lr=2e-4, prior_steps=600, target_lambdas=LAMS_12)
 G48_C15 = dict(G48_C14, steps=800, prior_steps=400, lam_range=[0.001, 0.5], lam_zero=0.1,
                default_layers=2)
+G48_C16 = dict(G48_C15, steps=1200, lam_range=[0.002, 0.3], lam_zero=0.05)
 
 IMAGE_PRESETS: dict[str, dict] = {
     # Trains in seconds: for tests and smoke runs, not for use.
@@ -265,15 +267,15 @@ IMAGE_PRESETS: dict[str, dict] = {
     # (+28-30 % bytes at 0.3 bpp), but 15 % at 0.3-0.5 (0.14-0.16 bpp, below WebP's range).
     # [0.002, 0.3] with lam 0 a twentieth of the time (the top point still trained), 1200
     # stage-1 steps (chunk 15's validation still rose at step 800), the prior refitted for 400.
-    "photo-v5-g48-c16": dict(G48_C15, steps=1200, lam_range=[0.002, 0.3], lam_zero=0.05),
+    "photo-v5-g48-c16": G48_C16,
     # A probe on chunk 16: its networks unchanged (no stage-1 steps), its prior refitted with 4
     # phases on layer 1 (2 on layers 2-3) for 200 steps, against the same 200 steps at 2 phases
     # (README.md: the context of 4 phases saves under 1 % of layer 1's bits here, where the 47
     # groups decoded before a stream already give most of the context; not a lever).
-    "photo-v5-g48-c16-p4": dict(G48_C15, lam_range=[0.002, 0.3], lam_zero=0.05, steps=0,
-                                prior_steps=200, prior=dict(width=32, blocks=1, phases=[4, 2, 2])),
+    "photo-v5-g48-c16-p4": dict(G48_C16, steps=0, prior_steps=200,
+                                prior=dict(width=32, blocks=1, phases=[4, 2, 2])),
     # Its chunk 17: chunk 16's recipe again from chunk 16 (a new cosine from lr 2e-4).
-    "photo-v5-g48-c17": dict(G48_C15, steps=1200, lam_range=[0.002, 0.3], lam_zero=0.05),
+    "photo-v5-g48-c17": G48_C16,
     "tiny-dct": dict(arch="dct", strides=[2], channels=[12], latent_dim=12, stage_blocks=[1],
                      groups=3, res_blocks=0, codebook_size=4, num_layers=2,
                      prior=dict(width=8, blocks=1, phases=2), layer_dropout=False,

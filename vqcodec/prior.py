@@ -45,6 +45,7 @@ LOGIT_SCALE = 1 / 8  # real value (nats) of one logit step
 SHIFT = 20  # fixed-point bits of the rescaling multipliers
 PROB_ONE = 1 << 15  # exp table value at the most likely symbol
 EXACT_F32 = 1 << 24
+PHASE_COUNTS = (1, 2, 4)  # the decoding orders phase_map knows
 
 
 def phase_map(h: int, w: int, phases: int, device=None) -> torch.Tensor:
@@ -123,7 +124,7 @@ class Prior(nn.Module):
 
     def __init__(self, m: int, num_layers: int, width: int = 64, blocks: int = 2, phases: int = 2):
         super().__init__()
-        if phases not in (1, 2, 4):  # a config's value: refused here, where loading reports it
+        if phases not in PHASE_COUNTS:  # a config's value: refused here, where loading reports it
             raise ValueError(f"prior phases must be 1, 2 or 4 for a plain HR-VQ, not {phases!r}")
         self.m, self.n, self.phases = m, num_layers, phases
         self.nets = nn.ModuleList(LayerPrior((i + 1) * m + 1, m, width, blocks)

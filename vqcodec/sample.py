@@ -42,8 +42,7 @@ def sample_codes_checkerboard(model: LoadedModel, count: int, h: int, w: int, se
     """Codes (count, n, [G,] h, w) drawn phase by phase from the integer coding prior."""
     codec, ex = model.codec, model.codec.exact
     rng = np.random.default_rng(seed)
-    codes = torch.zeros(count, codec.num_layers, ex.step_map(h, w).shape[0], h, w,
-                        dtype=torch.long)
+    codes = torch.zeros(count, codec.num_layers, codec.groups or 1, h, w, dtype=torch.long)
     for i in range(codec.num_layers):
         sm = ex.step_map(h, w, i)
         for p in range(ex.layer_steps(i)):

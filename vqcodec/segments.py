@@ -57,7 +57,7 @@ def decode_streams(segs: list[container.Segment], codec, k: int) -> torch.Tensor
     Raises CodecError for a bad stream, or indices that differ from the encoder's (hash)."""
     ex = codec.exact
     h, w = segs[0].latent_shape
-    c5 = torch.zeros(len(segs), k, ex.step_map(h, w).shape[0], h, w, dtype=torch.long)
+    c5 = torch.zeros(len(segs), k, codec.groups or 1, h, w, dtype=torch.long)
     for i in range(k):
         sm = ex.step_map(h, w, i)
         try:

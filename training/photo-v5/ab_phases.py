@@ -21,13 +21,14 @@ from safetensors.torch import load_file
 from vqcodec.group_prior import GroupPrior
 
 
-def prior_of(folder: Path) -> GroupPrior:
+def prior_of(folder: Path) -> tuple[GroupPrior, int | list[int]]:
+    """The run's prior as GroupPrior, and the phases its config gives."""
     cfg = json.loads((folder / "config.json").read_text())
     p = cfg["prior"]
     net = GroupPrior(cfg["codebook_size"], cfg["num_layers"], cfg["groups"], p["width"],
                      p["blocks"], p["phases"])
     net.load_integer(load_file(str(folder / "prior.safetensors")))
-    return net.eval()
+    return net.eval(), p["phases"]
 
 
 def main() -> None:
@@ -36,8 +37,7 @@ def main() -> None:
     ap.add_argument("--val", type=int, default=64, help="validation grids, as stage 2 (64)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    priors = {r.name: (prior_of(r), json.loads((r / "config.json").read_text())["prior"]["phases"])
-              for r in a.runs}
+    priors = {r.name: prior_of(r) for r in a.runs}
     rows = []
     for codes_of in a.runs:
         val = torch.load(codes_of / "coder_codes_0.pt", weights_only=True)["val"][:a.val]
