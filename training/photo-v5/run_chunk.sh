@@ -13,7 +13,7 @@
 # `run_chunk.sh g48-c13 --stop-at 500` first): its checkpoint is copied and resumed under the
 # g48-c14 preset; g48-c15 starts from the shipped photo-v5-g48-c14, g48-c16 from the shipped
 # g48-c15, g48-c16-p4 (a probe: c16's prior refitted with 4 phases on layer 1) and g48-c17 from
-# c16 in $CKPT. Extra options go to `vqcodec train` (e.g. --steps). Data: BSDS500 + Wikimedia photos
+# c16 in $CKPT, g48-c18 from c17 in $CKPT. Extra options go to `vqcodec train` (e.g. --steps). Data: BSDS500 + Wikimedia photos
 # (../shared/data/photos), never Kodak.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,7 +33,8 @@ case $n in  # name and parent of each chunk (its preset is photo-v5-<name withou
     g48-c15) name=photo-v5-g48-c15 init=weights/photo-v5-g48-c14 ;;
     g48-c16) name=photo-v5-g48-c16 init=weights/photo-v5-g48-c15 ;;
     g48-c16-p4|g48-c17) name=photo-v5-$n init=$C/photo-v5-g48-c16 ;;
-    *) echo "no chunk $n (1-3, g48, g48-c2 ... g48-c17)" >&2; exit 2 ;;
+    g48-c18) name=photo-v5-g48-c18 init=$C/photo-v5-g48-c17 ;;
+    *) echo "no chunk $n (1-3, g48, g48-c2 ... g48-c18)" >&2; exit 2 ;;
 esac
 preset=${name/photo-v5-c1/photo-v5}
 OUT=${OUT:-$C/$name}
