@@ -20,12 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo, instal
 from vqcodec import bench  # noqa: E402
 
 
-def rows_of(folder: Path, name: str) -> list[dict]:
-    """The per-image rows bench_shards.py `run` wrote to `folder`, their codec named `name`
-    (the model may have been benched as a folder path)."""
-    files = sorted(folder.glob("*.json"))
+def rows_of(source: Path, name: str) -> list[dict]:
+    """The per-image rows bench_shards.py `run` wrote to a folder, their codec named `name`
+    (the model may have been benched as a folder path); or, from a bench JSON with per-image
+    rows (subset_bd.py --json keeps those it measured), the rows of the model `name`."""
+    if source.is_file():
+        rows = [r for r in json.loads(source.read_text()).get("per_image", [])
+                if r["codec"].split("@", 1)[0] == name]
+        if not rows:
+            raise SystemExit(f"no bench rows of {name} in {source}")
+        return rows
+    files = sorted(source.glob("*.json"))
     if not files:
-        raise SystemExit(f"no bench rows in {folder}")
+        raise SystemExit(f"no bench rows in {source}")
     return [dict(r, codec=name + "@" + r["codec"].split("@", 1)[1])
             for f in files for r in json.loads(f.read_text())["rows"]]
 

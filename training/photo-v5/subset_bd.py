@@ -6,7 +6,9 @@ images: a verdict before (or instead of) the 24-image bench of record.
         [--json OUT] [--rows-of OTHER=OTHER_ROWS_DIR ...]
 
 `--rows-of` adds another model's rows (an encode-time variant's baseline coded at the same lams),
-so the new model is measured against it on equal terms; `--lams` keeps only the models' settings
+so the new model is measured against it on equal terms: a rows folder, or a JSON this script
+wrote (`--json` keeps the rows of the new model and of every `--rows-of` model in `per_image`, so
+the next chunk's baselines need no rerun and no /tmp); `--lams` keeps only the models' settings
 at those lams (a bench run at fewer lams against a full one; the anchors keep all theirs).
 """
 
@@ -44,10 +46,12 @@ def main(rows_dir: Path, name: str, full: Path, others: dict[str, Path] | None =
     models = list(dict.fromkeys(r["codec"].split("@")[0] for r in old + new
                                 if r["codec"].split("@")[0] not in ANCHORS))
     res = bench.summarize(new + old, {}, models, ANCHORS, 1.5)
+    mine = {name, *(others or {})}
     return {"images": sorted(images),
             "bd_rate_percent": {k: v for k, v in res["bd_rate_percent"].items()
                                 if k.startswith(name + " vs ")},
-            "points": [p for p in res["points"] if p["codec"] == name]}
+            "points": [p for p in res["points"] if p["codec"] == name],
+            "per_image": [r for r in new + old if r["codec"].split("@")[0] in mine]}
 
 
 if __name__ == "__main__":
