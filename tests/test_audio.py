@@ -405,6 +405,25 @@ def test_bench_audio_scores_music_in_stereo(tiny_audio, tmp_path):
     assert r.returncode != 0 and "bad --metrics" in r.stderr
 
 
+def test_complex_loss_sees_the_phase_the_magnitude_losses_do_not():
+    from vqcodec.train_audio import _sizes, complex_loss, recon_loss, stft_loss
+
+    t = torch.arange(16000) / 16000
+    floor = torch.randn(1, 16000, generator=torch.Generator().manual_seed(0)) * 0.01
+    tone = torch.sin(2 * torch.pi * 2000 * t)[None]
+    x = 0.5 * tone + floor
+    shifted = 0.5 * torch.cos(2 * torch.pi * 2000 * t)[None] + floor  # phase + pi/2
+    quieter = 0.35 * tone + floor  # same phase, the tone 3 dB down
+    sizes = _sizes(16000)
+    assert complex_loss(x, x, sizes) == 0
+    assert stft_loss(shifted, x, sizes) < stft_loss(quieter, x, sizes)
+    assert complex_loss(shifted, x, sizes) > 10 * complex_loss(quieter, x, sizes)
+    hp = {"sample_rate": 16000}
+    assert "complex" not in recon_loss(shifted[:, None], x[:, None], hp)[1]  # off by default
+    loss, parts = recon_loss(shifted[:, None], x[:, None], dict(hp, complex_weight=1.0))
+    assert parts["complex"] > 0 and loss > recon_loss(shifted[:, None], x[:, None], hp)[0]
+
+
 def test_discriminator_learns_real_from_fake_and_shapes_hold():
     from vqcodec.discriminator import (
         MultiScaleSTFTDiscriminator,

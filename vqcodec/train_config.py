@@ -48,7 +48,7 @@ CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
               "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search",
-              "zero_words", "prior_codes", "ms_ssim_weight")
+              "zero_words", "prior_codes", "ms_ssim_weight", "complex_weight")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 
