@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# speech-stft-3 (issue 20: PESQ-WB >= 3.0 at <= 8 kbps): what the phase-aware complex loss buys.
+# First an A/B at equal steps from scratch, same seed, speech-stft-2's networks and data:
+#
+#   bash training/speech-stft-3/run.sh ab-base      # speech-stft-2's losses, a 3000-step cosine
+#   bash training/speech-stft-3/run.sh ab-complex   # the same + complex_weight (preset speech-stft-3)
+#
+# (no prior: --prior-steps 0; the verdict is the unquantized and nearest-word PESQ-WB of
+# training/speech-stft/ceiling.py on the test speakers, README.md here). Then the winner's full run:
+#
+#   bash training/speech-stft-3/run.sh full 4000    # a chunk: stage 1 to step 4000 (--stop-at)
+#   bash training/speech-stft-3/run.sh full         # on to the end: stage 1, the prior, the model
+#
+# Rerun the same line after an interruption (--resume). Checkpoints live in $OUT (default
+# ../ckpt/speech-stft-3/ARM), outside the work tree. Data: ../shared/data/speech/train.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+arm=${1:?ab-base, ab-complex or full}
+step=${2:-}
+DATA="${VQCODEC_DATA:-../shared/data}/speech/train"
+OUT="${OUT:-../ckpt/speech-stft-3/$arm}"
+case $arm in
+    ab-base) args=(--preset speech-stft-2 --steps 3000 --prior-steps 0) ;;
+    ab-complex) args=(--preset speech-stft-3 --steps 3000 --prior-steps 0) ;;
+    full) args=(--preset speech-stft-3) ;;
+    *) echo "no arm $arm (ab-base, ab-complex, full)" >&2; exit 2 ;;
+esac
+python -m vqcodec train --data "$DATA" --out "$OUT" "${args[@]}" --name "speech-stft-3-$arm" \
+    --seed 0 --device auto --resume ${step:+--stop-at $step}
