@@ -15,7 +15,7 @@ from vqcodec.models import DEFAULTS, WIDE_AUDIO, list_models
 # Every model that has been a default (git log: "Ship ... as the default"). A .vqc records its
 # model's identity, so dropping one of these would orphan every file it ever wrote.
 EVER_DEFAULT = {"photo-small", "photo", "photo-v2", "photo-v3", "photo-v4-c5", "photo-v4-c6",
-                "photo-v5-g48-c11", "photo-v5-g48-c14", "photo-v5-g48-c15",
+                "photo-v5-g48-c11", "photo-v5-g48-c14", "photo-v5-g48-c15", "photo-v5-g48-c18",
                 "speech-small", "speech-stft", "music-stft-2"}
 SHIPPED = {m["name"]: m["modality"] for m in list_models()}
 

@@ -33,7 +33,7 @@ from .prior import ExactPrior
 
 CONFIG_VERSION = 1
 FILES = ("config.json", "model.safetensors", "prior.safetensors")
-DEFAULTS = {"image": "photo-v5-g48-c15", "audio": "speech-stft"}
+DEFAULTS = {"image": "photo-v5-g48-c18", "audio": "speech-stft"}
 # Audio sampled above SPEECH_MAX_RATE Hz gets the general-audio model instead (when shipped):
 # the speech model runs at 16 kHz, so it would drop everything above 8 kHz.
 WIDE_AUDIO = "music-stft-2"

@@ -13,8 +13,8 @@
 # `run_chunk.sh g48-c13 --stop-at 500` first): its checkpoint is copied and resumed under the
 # g48-c14 preset; g48-c15 starts from the shipped photo-v5-g48-c14, g48-c16 from the shipped
 # g48-c15, g48-c16-p4 (a probe: c16's prior refitted with 4 phases on layer 1) and g48-c17 from
-# c16 in $CKPT, g48-c18 from c17 in $CKPT. Extra options go to `vqcodec train` (e.g. --steps). Data: BSDS500 + Wikimedia photos
-# (../shared/data/photos), never Kodak.
+# c16 in $CKPT, g48-c18 (shipped) from c17 in $CKPT. Extra options go to `vqcodec train` (e.g.
+# --steps). Data: BSDS500 + Wikimedia photos (../shared/data/photos), never Kodak.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:?chunk number}
