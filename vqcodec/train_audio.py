@@ -101,9 +101,14 @@ def mel_filterbank(rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
     return torch.from_numpy(fb.astype(np.float32))
 
 
-def _mag(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+def _spec(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """The complex STFT (Hann window) the losses compare."""
     win = torch.hann_window(n_fft, device=x.device)
-    return torch.stft(x, n_fft, hop, window=win, return_complex=True).abs().clamp_min(1e-5)
+    return torch.stft(x, n_fft, hop, window=win, return_complex=True)
+
+
+def _mag(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    return _spec(x, n_fft, hop).abs().clamp_min(1e-5)
 
 
 def stft_loss(y: torch.Tensor, x: torch.Tensor, sizes) -> torch.Tensor:
@@ -124,8 +129,7 @@ def complex_loss(y: torch.Tensor, x: torch.Tensor, sizes, power: float = COMPLEX
     waveform SNR stayed at 1.5 dB): this term asks for it, weighted by the compressed loudness."""
     total = y.new_zeros(())
     for n_fft, hop in sizes:
-        win = torch.hann_window(n_fft, device=y.device)
-        sy, sx = (torch.stft(s, n_fft, hop, window=win, return_complex=True) for s in (y, x))
+        sy, sx = _spec(y, n_fft, hop), _spec(x, n_fft, hop)
         cy, cx = (s * s.abs().clamp_min(1e-5) ** (power - 1) for s in (sy, sx))
         total = total + (cy - cx).abs().pow(2).mean()
     return total / len(sizes)
