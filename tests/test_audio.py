@@ -424,6 +424,33 @@ def test_complex_loss_sees_the_phase_the_magnitude_losses_do_not():
     assert parts["complex"] > 0 and loss > recon_loss(shifted[:, None], x[:, None], hp)[0]
 
 
+def test_stft_loss_from_auraloss_is_the_loss_the_recipes_trained_with():
+    # The shipped audio models trained with a hand-written multi-resolution STFT loss (spectral
+    # convergence + L1 of log magnitudes floored at 1e-5); auraloss's replaced it. Same value
+    # and gradient, so their recipes still rerun to the same models.
+    from vqcodec.train_audio import _sizes, stft_loss
+
+    def written(y, x, sizes):
+        total = 0
+        for n, hop in sizes:
+            w = torch.hann_window(n)
+            sy, sx = (torch.stft(v, n, hop, window=w, return_complex=True).abs().clamp_min(1e-5)
+                      for v in (y, x))
+            total = total + torch.linalg.norm(sy - sx) / torch.linalg.norm(sx)
+            total = total + (sy.log() - sx.log()).abs().mean()
+        return total / len(sizes)
+
+    g = torch.Generator().manual_seed(0)
+    for rate in (8000, 24000):
+        x = torch.randn(2, rate // 2, generator=g) * 0.1
+        x[1, : rate // 8] = 0  # a silent stretch: the floor matters
+        y = (x + 0.05 * torch.randn(x.shape, generator=g)).requires_grad_()
+        a, b = stft_loss(y, x, _sizes(rate)), written(y, x, _sizes(rate))
+        ga, gb = torch.autograd.grad(a, y)[0], torch.autograd.grad(b, y)[0]
+        assert abs(a.item() - b.item()) < 1e-5 * b.item()
+        assert (ga - gb).norm() < 1e-4 * gb.norm()
+
+
 def test_discriminator_learns_real_from_fake_and_shapes_hold():
     from vqcodec.discriminator import (
         MultiScaleSTFTDiscriminator,
