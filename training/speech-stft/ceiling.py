@@ -2,6 +2,8 @@
 nearest-word codes of 1..n layers, on speech test files (the `bench` extra's pesq).
 
     python training/speech-stft/ceiling.py speech-stft ../shared/data/speech/test/*.flac --json ...
+    python training/speech-stft/ceiling.py ../ckpt/RUN/checkpoint.pt ...   # a run mid-way
+
 
 No entropy coding: this is the transform's and the quantizer's ceiling, not a rate point.
 """
@@ -17,13 +19,23 @@ import torch
 
 from vqcodec.audio import load_audio, resample
 from vqcodec.audio_bench import speech_metrics
-from vqcodec.models import load_model
+from vqcodec.models import Codec, load_model
+
+
+def autoencoder(model: str) -> Codec:
+    """A model's codec (name or folder), or a training checkpoint's (a .pt file: a run that
+    stopped at --stop-at has no model folder yet; its learning curve is measured from these)."""
+    if model.endswith(".pt"):
+        ckpt = torch.load(model, map_location="cpu", weights_only=False)
+        codec = Codec(ckpt["config"])
+        codec.load_state_dict(ckpt["model"])
+        return codec.eval()
+    return load_model(model, "cpu", "audio").codec.eval()
 
 
 @torch.no_grad()
 def ceiling(model: str, files: list[Path]) -> dict:
-    codec = load_model(model, "cpu", "audio").codec
-    codec.eval()
+    codec = autoencoder(model)
     rate, q, rows = codec.sample_rate, codec.quantizer, {}
     for f in files:
         x, r = load_audio(f)
