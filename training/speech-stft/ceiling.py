@@ -4,7 +4,6 @@ nearest-word codes of 1..n layers, on speech test files (the `bench` extra's pes
     python training/speech-stft/ceiling.py speech-stft ../shared/data/speech/test/*.flac --json ...
     python training/speech-stft/ceiling.py ../ckpt/RUN/checkpoint.pt ...   # a run mid-way
 
-
 No entropy coding: this is the transform's and the quantizer's ceiling, not a rate point.
 """
 
