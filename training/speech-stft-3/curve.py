@@ -18,11 +18,10 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
-def hours_by_step(log: Path) -> dict[int, float]:
+def hours_by_step(records: list[dict]) -> dict[int, float]:
     """Cumulative stage-1 wall hours at each logged step (a resume restarts `sec`)."""
     done, last, out = 0.0, 0.0, {}
-    for line in log.read_text().splitlines():
-        r = json.loads(line)
+    for r in records:
         if r.get("stage") != 1 or "sec" not in r:
             continue
         if r["sec"] < last:  # a new segment (--resume): bank the previous one
@@ -33,10 +32,10 @@ def hours_by_step(log: Path) -> dict[int, float]:
 
 
 def curve(log: Path, ceilings: list[Path]) -> dict:
-    hours = hours_by_step(log)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    hours = hours_by_step(records)
     val = [{"step": r["step"], "hours": hours[r["step"]], **r["val"]}
-           for r in map(json.loads, log.read_text().splitlines())
-           if r.get("stage") == 1 and "val" in r]
+           for r in records if r.get("stage") == 1 and "val" in r]
     pesq = []
     for f in ceilings:
         step = int(re.search(r"_s(\d+)\.json$", f.name).group(1))
