@@ -153,3 +153,32 @@ def test_bf16_preset_trains_in_float32_where_bf16_is_emulated(image_folder, tmp_
         out = train(job, echo=said.append)
         assert json.loads((out / "config.json").read_text())["training"]["bf16"] is native
     assert sum("training in float32" in s for s in said) == 1
+
+
+def test_keep_weights_draw_the_kept_layers():
+    """keep_weights trains the rates it weights; without it the draw is the one every recipe's
+    log was trained with (half the batch at all layers, half uniform), random stream included."""
+    import pytest
+
+    from vqcodec.train import draw_keep
+
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    keep = draw_keep({"keep_weights": [0, 1, 0, 0]}, 4, 64, cpu)
+    assert keep.tolist() == [2] * 64
+    keep = draw_keep({"keep_weights": [1, 5, 1, 1]}, 4, 4000, cpu)
+    share = torch.bincount(keep, minlength=5)[1:].float() / 4000
+    assert abs(share[1] - 5 / 8) < 0.03 and all(abs(share[i] - 1 / 8) < 0.03 for i in (0, 2, 3))
+    torch.manual_seed(1)
+    old = torch.randint(1, 5, (16,))
+    old[:8] = 4
+    after_old = torch.rand(1)
+    torch.manual_seed(1)
+    assert draw_keep({}, 4, 16, cpu).tolist() == old.tolist()
+    assert torch.rand(1) == after_old  # the same stream afterwards too
+    # layer_dropout off keeps every layer, whatever the weights say
+    assert draw_keep({"layer_dropout": False, "keep_weights": [1, 0]}, 2, 8, cpu).tolist() == [2] * 8
+    with pytest.raises(ValueError, match="4 weights"):
+        draw_keep({"keep_weights": [1, 1]}, 4, 8, cpu)
+    with pytest.raises(ValueError, match="4 weights"):
+        draw_keep({"keep_weights": [0, 0, 0, 0]}, 4, 8, cpu)

@@ -108,6 +108,24 @@ def draw_lambda(hp: dict, n: int, device: torch.device,
     return lam.to(device)
 
 
+def draw_keep(hp: dict, n: int, batch: int, device: torch.device) -> torch.Tensor:
+    """How many of the n layers each sample of a batch keeps. By default half the batch trains
+    the full-rate path and the other half a uniform draw of 1..n; keep_weights (n relative
+    weights) draws every sample from those instead, to train one rate harder than the rest;
+    layer_dropout False keeps all n."""
+    if "keep_weights" in hp and hp.get("layer_dropout", True):
+        w = torch.tensor(hp["keep_weights"], dtype=torch.float)
+        if len(w) != n or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"keep_weights needs {n} weights >= 0, not all 0: {hp['keep_weights']}")
+        return (torch.multinomial(w, batch, replacement=True) + 1).to(device)
+    # drawn even when unused: the random stream every recipe's log was trained with
+    keep = torch.randint(1, n + 1, (batch,), device=device)
+    keep[: batch // 2] = n  # half the batch always trains the full-rate path
+    if not hp.get("layer_dropout", True):
+        keep[:] = n
+    return keep
+
+
 def _lr(step: int, total: int, base: float) -> float:
     warm = min(1.0, (step + 1) / min(100, total // 10 + 1))
     return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
@@ -148,10 +166,7 @@ def stage1(run: Run) -> bool:
             codec.encoder.eval()
             codec.quantizer.eval()
         x = task.batch(hp["batch_size"], dev)
-        keep = torch.randint(1, n + 1, (len(x),), device=dev)
-        keep[: len(x) // 2] = n  # half the batch always trains the full-rate path
-        if not hp.get("layer_dropout", True):
-            keep[:] = n
+        keep = draw_keep(hp, n, len(x), dev)
         if hp.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=hp.get("bf16", False)):

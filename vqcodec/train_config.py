@@ -34,6 +34,7 @@ SEARCH_KEYS = ("lowfreq_weight",)
 CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 # Training switches for ablations (training/photo/ab_study.py), recorded in config.training:
 # revive (dead-code restarts, default on), layer_dropout (random layer truncation, default on),
+# keep_weights (the truncation's draw: n relative weights of keeping 1..n layers, train.draw_keep),
 # loss ("mse", or "ms-ssim": 1 - MS-SSIM, which needs crops of 176 px or more), ms_ssim_weight
 # (images: that much 1 - MS-SSIM added to the MSE; a 7-tap window, crops of 112 px or more), train_only
 # ("decoder": stage 1 trains the decoder alone, so the codes, and the prior, stay the parent's),
@@ -48,7 +49,7 @@ CODING_KEYS = ("rdo", "target_lambdas", "default_layers")
 STUDY_KEYS = ("revive", "layer_dropout", "loss", "codebook_update", "lam_range", "lam_zero", "bf16",
               "channels_last", "rate_lr_mult", "train_only", "adv_weight", "fm_weight",
               "adv_start", "disc_lr", "disc_width", "disc_clips", "disc_seconds", "code_search",
-              "zero_words", "prior_codes", "ms_ssim_weight", "complex_weight")
+              "zero_words", "prior_codes", "ms_ssim_weight", "complex_weight", "keep_weights")
 # What a resumed run takes from this run rather than from its checkpoint.
 RUN_KEYS = ("steps", "prior_steps", "batch_size", "device", "world_size")
 

@@ -11,11 +11,16 @@
 #   bash training/speech-stft-3/run.sh full 4000    # a chunk: stage 1 to step 4000 (--stop-at)
 #   bash training/speech-stft-3/run.sh full         # on to the end: stage 1, the prior, the model
 #
+# If two layers stay under PESQ-WB 3.0, a fine-tune of the full run's model that trains two layers
+# on 5/8 of each batch (preset speech-stft-3-2l; FULL= the full run's folder, default $OUT's sibling):
+#
+#   bash training/speech-stft-3/run.sh ft2l
+#
 # Rerun the same line after an interruption (--resume). Checkpoints live in $OUT (default
 # ../ckpt/speech-stft-3/ARM), outside the work tree. Data: ../shared/data/speech/train.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-arm=${1:?ab-base, ab-complex or full}
+arm=${1:?ab-base, ab-complex, full or ft2l}
 step=${2:-}
 DATA="${VQCODEC_DATA:-../shared/data}/speech/train"
 OUT="${OUT:-../ckpt/speech-stft-3/$arm}"
@@ -23,7 +28,8 @@ case $arm in
     ab-base) args=(--preset speech-stft-2 --steps 3000 --prior-steps 0) ;;
     ab-complex) args=(--preset speech-stft-3 --steps 3000 --prior-steps 0) ;;
     full) args=(--preset speech-stft-3) ;;
-    *) echo "no arm $arm (ab-base, ab-complex, full)" >&2; exit 2 ;;
+    ft2l) args=(--preset speech-stft-3-2l --init "${FULL:-$(dirname "$OUT")/full}") ;;
+    *) echo "no arm $arm (ab-base, ab-complex, full, ft2l)" >&2; exit 2 ;;
 esac
 python -m vqcodec train --data "$DATA" --out "$OUT" "${args[@]}" --name "speech-stft-3-$arm" \
     --seed 0 --device auto --resume ${step:+--stop-at $step}
