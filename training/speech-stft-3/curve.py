@@ -6,7 +6,8 @@ Reads train_log_full.jsonl (the run's stage-1 log, copied here at each chunk end
 log-mel distance and waveform SNR every 500 steps) and ceiling_full_sSTEP.json (ceiling.py's
 PESQ-WB on the 40 test files from the checkpoint at STEP: unquantized and nearest-word codes).
 Writes curve_full.json and curve_full.png. Hours are the wall time of stage 1 on both cores:
-the sum, over the log's resumed segments, of each segment's elapsed seconds up to the step.
+the sum, over the log's resumed segments, of each segment's elapsed seconds up to the step
+(steps a cut-off segment ran past its last checkpoint count as spent: they were).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def hours_by_step(records: list[dict]) -> dict[int, float]:
 def curve(log: Path, ceilings: list[Path]) -> dict:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     hours = hours_by_step(records)
-    val = [{"step": r["step"], "hours": hours[r["step"]], **r["val"]}
-           for r in records if r.get("stage") == 1 and "val" in r]
+    # a step run twice (a segment cut off after its last checkpoint) counts its last run
+    val = list({r["step"]: {"step": r["step"], "hours": hours[r["step"]], **r["val"]}
+                for r in records if r.get("stage") == 1 and "val" in r}.values())
     pesq = []
     for f in ceilings:
         step = int(re.search(r"_s(\d+)\.json$", f.name).group(1))
