@@ -375,7 +375,7 @@ AUDIO_PRESETS["speech-stft-2-c2"] = dict(AUDIO_PRESETS["speech-stft-2"], steps=4
 # by the magnitude and mel terms alone (training/speech-stft-3: an A/B first, then the full run).
 AUDIO_PRESETS["speech-stft-3"] = dict(AUDIO_PRESETS["speech-stft-2"], complex_weight=1.0)
 # Its fine-tune toward two layers (~7 kbps, the issue's <= 8 kbps point), from the full run's
-# model (--init): there the words cost two layers 0.5 PESQ-WB of the unquantized decode, and the
+# model (--init): there the words cost two layers 0.6 PESQ-WB of the unquantized decode, and the
 # default draw trains two layers on 1/8 of each batch; keep_weights gives them 5/8, 1/8 to each of
 # the other rates so they keep working. A new cosine from lr 3e-4, then the parent's prior adapted.
 AUDIO_PRESETS["speech-stft-3-2l"] = dict(AUDIO_PRESETS["speech-stft-3"], steps=3000, lr=3e-4,
