@@ -131,3 +131,17 @@ def test_shuffle_gives_a_finer_grid_than_the_transform():
     x = torch.rand(1, 3, 32, 24)  # 30 x 21 padded up to the stride
     z = codec.encoder(x)
     assert z.shape[1:] == (cfg["latent_dim"], 16, 12) and codec.decoder(z).shape == x.shape
+
+
+def test_store_float16_casts_what_it_picks(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from vqcodec.models import store_float16
+
+    save_file({"encoder.w": torch.ones(3), "quantizer.c": torch.ones(2),
+               "encoder.i": torch.ones(2, dtype=torch.int64)}, str(tmp_path / "model.safetensors"))
+    assert store_float16(tmp_path, lambda k, v: k.startswith("encoder.")) == ["encoder.w"]
+    got = load_file(str(tmp_path / "model.safetensors"))
+    assert [got[k].dtype for k in ("encoder.w", "quantizer.c", "encoder.i")] == \
+        [torch.float16, torch.float32, torch.int64]
+    assert not (tmp_path / "model.tmp").exists()

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,21 @@ def default_layers(model: LoadedModel) -> int:
     (music-stft-2: 2, since its layers 3-4 buy almost nothing for 25 kbps; photo-v5-g48-c11: 2,
     since at lam > 0 its layer 3 adds 0.01-0.15 dB and 0.7 s of decoding), else all."""
     return int(model.codec.config.get("default_layers", model.codec.num_layers))
+
+
+def store_float16(folder: Path, pick: Callable[[str, torch.Tensor], bool]) -> list[str]:
+    """Rewrite folder/model.safetensors (atomically) with the float32 tensors `pick` chooses
+    stored as float16, to ship a model smaller (loading casts them back: Codec.load_state_dict);
+    their names. The model's identity changes with its files."""
+    path = folder / "model.safetensors"
+    state = load_file(str(path))
+    names = [k for k, v in state.items() if v.dtype == torch.float32 and pick(k, v)]
+    for k in names:
+        state[k] = state[k].to(torch.float16)
+    tmp = path.with_suffix(".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(path)
+    return names
 
 
 def model_id(folder: Path) -> bytes:

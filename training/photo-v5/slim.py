@@ -17,25 +17,14 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
-
-from vqcodec.models import FILES
+from vqcodec.models import FILES, store_float16
 
 
 def slim(folder: Path) -> list[str]:
     """Cast the tensors named above to float16 in folder/model.safetensors; their names."""
     n = json.loads((folder / "config.json").read_text())["num_layers"]
-    path = folder / "model.safetensors"
-    state = load_file(str(path))
-    names = [k for k in state if k == f"quantizer.codebooks.{n - 1}" or
-             k.startswith("quantizer.rate_logits.")]
-    for k in names:
-        state[k] = state[k].to(torch.float16)
-    tmp = path.with_suffix(".tmp")
-    save_file(state, str(tmp))
-    tmp.replace(path)
-    return names
+    return store_float16(folder, lambda k, v: k == f"quantizer.codebooks.{n - 1}" or
+                         k.startswith("quantizer.rate_logits."))
 
 
 if __name__ == "__main__":

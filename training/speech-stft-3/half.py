@@ -14,24 +14,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
-
-from vqcodec.models import FILES
+from vqcodec.models import FILES, store_float16
 
 
 def half(folder: Path) -> int:
     """Cast folder/model.safetensors' float32 encoder.* and decoder.* tensors to float16; how many."""
-    path = folder / "model.safetensors"
-    state = load_file(str(path))
-    names = [k for k, v in state.items()
-             if k.split(".")[0] in ("encoder", "decoder") and v.dtype == torch.float32]
-    for k in names:
-        state[k] = state[k].to(torch.float16)
-    tmp = path.with_suffix(".tmp")
-    save_file(state, str(tmp))
-    tmp.replace(path)
-    return len(names)
+    return len(store_float16(folder, lambda k, v: k.split(".")[0] in ("encoder", "decoder")))
 
 
 if __name__ == "__main__":
