@@ -381,6 +381,12 @@ AUDIO_PRESETS["speech-stft-3"] = dict(AUDIO_PRESETS["speech-stft-2"], complex_we
 AUDIO_PRESETS["speech-stft-3-2l"] = dict(AUDIO_PRESETS["speech-stft-3"], steps=3000, lr=3e-4,
                                          keep_weights=[1, 5, 1, 1], init_prior=True,
                                          prior_steps=800)
+# The run that replaces the full run lost with its machine (training/speech-stft-3, "Chunk A"):
+# the full run's 12000 steps from scratch, with the draw weighted to two layers from the first
+# step (half of each batch; a quarter at the full four, an eighth each at one and three: the
+# default gives two layers an eighth and four layers five), and a 1500-step prior.
+AUDIO_PRESETS["speech-stft-3a"] = dict(AUDIO_PRESETS["speech-stft-3"],
+                                       keep_weights=[1, 4, 1, 2], prior_steps=1500)
 
 # Every preset by name (the lookup of --preset; the order of `choose from ...`).
 PRESETS: dict[str, dict] = {**IMAGE_PRESETS, **AUDIO_PRESETS}

@@ -1,11 +1,11 @@
-"""speech-stft-3's learning curve: quality against CPU-hours (2 cores) of the full run.
+"""speech-stft-3's learning curve: quality against CPU-hours (2 cores) of one run.
 
-    python training/speech-stft-3/curve.py        # from training/speech-stft-3's files
+    python training/speech-stft-3/curve.py [RUN]    # RUN: full (default) or a
 
-Reads train_log_full.jsonl (the run's stage-1 log, copied here at each chunk end: validation
-log-mel distance and waveform SNR every 500 steps) and ceiling_full_sSTEP.json (ceiling.py's
-PESQ-WB on the 40 test files from the checkpoint at STEP: unquantized and nearest-word codes).
-Writes curve_full.json and curve_full.png. Hours are the wall time of stage 1 on both cores:
+Reads train_log_RUN.jsonl (the run's log, copied here at each chunk end: validation log-mel
+distance and waveform SNR every 500 steps) and ceiling_RUN_sSTEP.json (ceiling.py's PESQ-WB on
+the 40 test files from the checkpoint at STEP: unquantized and nearest-word codes).
+Writes curve_RUN.json and curve_RUN.png. Hours are the wall time of stage 1 on both cores:
 the sum, over the log's resumed segments, of each segment's elapsed seconds up to the step
 (steps a cut-off segment ran past its last checkpoint count as spent: they were).
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -32,7 +33,7 @@ def hours_by_step(records: list[dict]) -> dict[int, float]:
     return out
 
 
-def curve(log: Path, ceilings: list[Path]) -> dict:
+def curve(run: str, log: Path, ceilings: list[Path]) -> dict:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     hours = hours_by_step(records)
     # a step run twice (a segment cut off after its last checkpoint) counts its last run
@@ -43,7 +44,7 @@ def curve(log: Path, ceilings: list[Path]) -> dict:
         step = int(re.search(r"_s(\d+)\.json$", f.name).group(1))
         at = max(s for s in hours if s < step)  # the checkpoint is written after step - 1
         pesq.append({"step": step, "hours": hours[at], **json.loads(f.read_text())["mean"]})
-    return {"campaign": "speech-stft-3 full", "metric": "pesq-wb (test, 40 files)",
+    return {"campaign": f"speech-stft-3 {run}", "metric": "pesq-wb (test, 40 files)",
             "val": val, "pesq": sorted(pesq, key=lambda p: p["step"])}
 
 
@@ -59,7 +60,7 @@ def plot(c: dict, path: Path) -> None:
         a.plot([p["hours"] for p in c["pesq"]], [p[k] for p in c["pesq"]], "o-", label=label)
     a.axhline(3.0, ls="--", c="gray", lw=1)
     a.set_xlim(left=0)
-    a.set(xlabel="CPU-hours (2 cores)", ylabel="PESQ-WB, test speakers", title="speech-stft-3")
+    a.set(xlabel="CPU-hours (2 cores)", ylabel="PESQ-WB, test speakers", title=c["campaign"])
     a.legend()
     v = [r for r in c["val"] if r["step"] > 0]
     b.plot([r["hours"] for r in v], [r["mel_2"] for r in v], label="val log-mel L1, 2 layers")
@@ -74,9 +75,10 @@ def plot(c: dict, path: Path) -> None:
 
 
 def main() -> None:
-    c = curve(HERE / "train_log_full.jsonl", sorted(HERE.glob("ceiling_full_s*.json")))
-    (HERE / "curve_full.json").write_text(json.dumps(c, indent=1) + "\n")
-    plot(c, HERE / "curve_full.png")
+    run = sys.argv[1] if len(sys.argv) > 1 else "full"
+    c = curve(run, HERE / f"train_log_{run}.jsonl", sorted(HERE.glob(f"ceiling_{run}_s*.json")))
+    (HERE / f"curve_{run}.json").write_text(json.dumps(c, indent=1) + "\n")
+    plot(c, HERE / f"curve_{run}.png")
     for p in c["pesq"]:
         print(p)
 
