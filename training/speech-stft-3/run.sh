@@ -18,7 +18,8 @@
 #
 # Both runs' folders were lost with their machine before anything shipped (README, "The rerun");
 # their replacement, from scratch with the draw weighted to two layers (preset speech-stft-3a,
-# 12000 steps and a 1500-step prior, ~1.6 h on an AVX-512 Zen 4 in bf16):
+# 12000 steps and a 1500-step prior, 1.5 h on an AVX-512 Zen 4 in bf16; shipped as
+# weights/speech-stft-3 after half.py):
 #
 #   bash training/speech-stft-3/run.sh a
 #
