@@ -10,7 +10,7 @@ ModelOpt = typer.Option(None, "--model", "-m",
                              "Default: the shipped default for the input's kind; audio: "
                              "speech-stft up to 16 kHz, music-stft-2 (where installed) for "
                              "audio sampled above 16 kHz. Speech above 6 kbps: speech-stft-3 "
-                             "(~7.5 kbps with its default 2 layers, up to ~15).")
+                             "(~7.5 kbps with its default 2 layers, up to ~15.5).")
 DeviceOpt = typer.Option("auto", "--device", help="auto (CUDA if present), cpu or cuda.")
 # Training and benchmarks run where they are told: the CPU unless asked.
 CpuDeviceOpt = typer.Option("cpu", "--device", help="cpu, cuda or auto.")

@@ -387,6 +387,10 @@ AUDIO_PRESETS["speech-stft-3-2l"] = dict(AUDIO_PRESETS["speech-stft-3"], steps=3
 # default gives two layers an eighth and four layers five), and a 1500-step prior.
 AUDIO_PRESETS["speech-stft-3a"] = dict(AUDIO_PRESETS["speech-stft-3"],
                                        keep_weights=[1, 4, 1, 2], prior_steps=1500)
+# Its second chunk: a second cosine from lr 3e-4 on its model (--init), as speech-stft-2-c2,
+# then its prior adapted.
+AUDIO_PRESETS["speech-stft-3a-c2"] = dict(AUDIO_PRESETS["speech-stft-3a"], steps=4000, lr=3e-4,
+                                          init_prior=True, prior_steps=600)
 
 # Every preset by name (the lookup of --preset; the order of `choose from ...`).
 PRESETS: dict[str, dict] = {**IMAGE_PRESETS, **AUDIO_PRESETS}

@@ -22,12 +22,13 @@
 # weights/speech-stft-3 after half.py):
 #
 #   bash training/speech-stft-3/run.sh a
+#   bash training/speech-stft-3/run.sh a-c2      # its second cosine (A= its folder, default $OUT's sibling)
 #
 # Rerun the same line after an interruption (--resume). Checkpoints live in $OUT (default
 # ../ckpt/speech-stft-3/ARM), outside the work tree. Data: ../shared/data/speech/train.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-arm=${1:?ab-base, ab-complex, full, ft2l or a}
+arm=${1:?ab-base, ab-complex, full, ft2l, a or a-c2}
 step=${2:-}
 DATA="${VQCODEC_DATA:-../shared/data}/speech/train"
 OUT="${OUT:-../ckpt/speech-stft-3/$arm}"
@@ -37,7 +38,8 @@ case $arm in
     full) args=(--preset speech-stft-3) ;;
     ft2l) args=(--preset speech-stft-3-2l --init "${FULL:-$(dirname "$OUT")/full}") ;;
     a) args=(--preset speech-stft-3a) ;;
-    *) echo "no arm $arm (ab-base, ab-complex, full, ft2l, a)" >&2; exit 2 ;;
+    a-c2) args=(--preset speech-stft-3a-c2 --init "${A:-$(dirname "$OUT")/a}") ;;
+    *) echo "no arm $arm (ab-base, ab-complex, full, ft2l, a, a-c2)" >&2; exit 2 ;;
 esac
 python -m vqcodec train --data "$DATA" --out "$OUT" "${args[@]}" --name "speech-stft-3-$arm" \
     --seed 0 --device auto --resume ${step:+--stop-at $step}
