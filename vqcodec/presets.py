@@ -381,7 +381,7 @@ AUDIO_PRESETS["speech-stft-3"] = dict(AUDIO_PRESETS["speech-stft-2"], complex_we
 AUDIO_PRESETS["speech-stft-3-2l"] = dict(AUDIO_PRESETS["speech-stft-3"], steps=3000, lr=3e-4,
                                          keep_weights=[1, 5, 1, 1], init_prior=True,
                                          prior_steps=800)
-# The run that replaces the full run lost with its machine (training/speech-stft-3, "Chunk A"):
+# The run that replaces the full run lost with its machine (training/speech-stft-3, "The rerun"):
 # the full run's 12000 steps from scratch, with the draw weighted to two layers from the first
 # step (half of each batch; a quarter at the full four, an eighth each at one and three: the
 # default gives two layers an eighth and four layers five), and a 1500-step prior.

@@ -18,11 +18,12 @@
 #
 # Both runs' folders were lost with their machine before anything shipped (README, "The rerun");
 # their replacement, from scratch with the draw weighted to two layers (preset speech-stft-3a,
-# 12000 steps and a 1500-step prior, 1.5 h on an AVX-512 Zen 4 in bf16; shipped as
-# weights/speech-stft-3 after half.py):
+# 12000 steps and a 1500-step prior, 1.5 h on an AVX-512 Zen 4 in bf16), then its second cosine
+# (4000 steps, 35 min; A= the first one's folder, default $OUT's sibling), which ships as
+# weights/speech-stft-3 after half.py:
 #
 #   bash training/speech-stft-3/run.sh a
-#   bash training/speech-stft-3/run.sh a-c2      # its second cosine (A= its folder, default $OUT's sibling)
+#   bash training/speech-stft-3/run.sh a-c2
 #
 # Rerun the same line after an interruption (--resume). Checkpoints live in $OUT (default
 # ../ckpt/speech-stft-3/ARM), outside the work tree. Data: ../shared/data/speech/train.
