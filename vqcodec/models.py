@@ -95,6 +95,11 @@ def store_float16(folder: Path, pick: Callable[[str, torch.Tensor], bool]) -> li
     return names
 
 
+def model_bytes(folder: Path) -> int:
+    """The size of a model's own files (a training folder also holds checkpoints)."""
+    return sum((folder / f).stat().st_size for f in FILES)
+
+
 def model_id(folder: Path) -> bytes:
     h = hashlib.sha256()
     for f in FILES:

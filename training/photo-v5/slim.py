@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from vqcodec.models import FILES, store_float16
+from vqcodec.models import model_bytes, store_float16
 
 
 def slim(folder: Path) -> list[str]:
@@ -29,11 +29,7 @@ def slim(folder: Path) -> list[str]:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
-
-    def size() -> int:  # the model's own files: a training folder also holds checkpoints
-        return sum((folder / f).stat().st_size for f in FILES)
-
-    before = size()
+    before = model_bytes(folder)
     names = slim(folder)
-    after = size()
+    after = model_bytes(folder)
     print(f"{folder}: {', '.join(names)} as float16; {before / 1e6:.2f} -> {after / 1e6:.2f} MB")

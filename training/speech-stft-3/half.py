@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vqcodec.models import FILES, store_float16
+from vqcodec.models import model_bytes, store_float16
 
 
 def half(folder: Path) -> int:
@@ -24,11 +24,7 @@ def half(folder: Path) -> int:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
-
-    def size() -> int:  # the model's own files: a training folder also holds checkpoints
-        return sum((folder / f).stat().st_size for f in FILES)
-
-    before = size()
+    before = model_bytes(folder)
     n = half(folder)
     print(f"{folder}: {n} encoder/decoder tensors as float16; "
-          f"{before / 1e6:.2f} -> {size() / 1e6:.2f} MB")
+          f"{before / 1e6:.2f} -> {model_bytes(folder) / 1e6:.2f} MB")
